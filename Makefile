@@ -1,0 +1,26 @@
+# Two entry points for a newcomer on a fresh Debian 12 machine (as root):
+#   make run    set everything up, then run the sensor on examples/policies with compact output
+#   make test   set everything up, then run the whole test suite
+.PHONY: setup build run test bench lint typecheck clean
+SHELL := /bin/bash
+export COREPACK_INTEGRITY_KEYS := 0
+
+setup:
+	@MAKE_TARGET=$(MAKECMDGOALS) ./scripts/setup.sh
+
+build:
+	pnpm run build
+
+run: setup
+	pnpm exec vigil-sensor run --policy-dir examples/policies --output compact
+
+test: setup
+	pnpm lint
+	pnpm typecheck
+	pnpm test
+
+bench: setup
+	pnpm bench
+
+clean:
+	rm -rf packages/*/dist packages/*/tsconfig.tsbuildinfo bpf/.output

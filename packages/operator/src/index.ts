@@ -1,0 +1,2 @@
+// Public API of @vigil/operator: explicit exports only.
+export {};

@@ -1,0 +1,2 @@
+// Public API of @vigil/policy-schema: explicit exports only.
+export {};

@@ -1,0 +1,2 @@
+// Public API of @vigil/sensor: explicit exports only.
+export {};

@@ -1,0 +1,2 @@
+// Public API of @vigil/testing: explicit exports only.
+export {};
