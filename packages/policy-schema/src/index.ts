@@ -1,2 +1,77 @@
 // Public API of @vigil/policy-schema: explicit exports only.
-export {};
+export {
+  ACCEPTED_API_VERSIONS,
+  HOOK_LISTS,
+  POLICY_KINDS,
+  TETRAGON_API_VERSION,
+  VIGIL_API_VERSION,
+  VIGIL_GROUP,
+  VIGIL_VERSION,
+} from './types.js';
+export type {
+  AcceptedApiVersion,
+  ActionSelector,
+  ArgFilter,
+  ArgSpec,
+  BinarySelector,
+  CapabilitySelector,
+  ConditionType,
+  EnforcerSpec,
+  FentrySpec,
+  HookListName,
+  KprobeSpec,
+  LabelSelector,
+  LabelSelectorRequirement,
+  ListSpec,
+  LsmHookSpec,
+  NamespaceChangeSelector,
+  NamespaceSelector,
+  NodeFailure,
+  OptionSpec,
+  PidSelector,
+  PolicyCondition,
+  PolicyKind,
+  PolicyMetadata,
+  Selector,
+  TracepointSpec,
+  TracingPolicy,
+  TracingPolicySpec,
+  TracingPolicyStatus,
+  UprobeSpec,
+  UsdtSpec,
+  WorkloadSelector,
+} from './types.js';
+export {
+  BundleError,
+  BUNDLE_ERROR_CODES,
+  COMPILE_ERROR_CODES,
+  formatIssue,
+  POLICY_ERROR_CODES,
+  PolicyCompileError,
+  PolicyValidationError,
+} from './errors.js';
+export type { BundleErrorCode, CompileErrorCode, PolicyErrorCode, PolicyIssue } from './errors.js';
+export { LIMITS, LIMIT_DOCS } from './limits.js';
+export type { LimitName } from './limits.js';
+export { assertValidPolicy, parsePolicy, validatePolicy, validatePolicyText } from './validate.js';
+export type { DocumentResult, ValidationResult } from './validate.js';
+export { documentSchema, specSchema, statusSchema } from './schema/policy-schema.js';
+export type { JsonSchema } from './schema/policy-schema.js';
+export {
+  ABI_ENUMS,
+  ACTION,
+  ARG_OPERATOR,
+  ARG_TYPE,
+  CAP_SET,
+  CLAUSE_KIND,
+  HOOK_KIND,
+  MECHANISM,
+  NAMESPACE_KIND,
+  POLICY_MODE,
+  RATE_LIMIT_SCOPE,
+  SET_OPERATOR,
+  SYSCALL_ABI,
+} from './abi/enums.js';
+export type { AbiEnum, ActionName, ArgOperator, ArgType, HookKind, Mechanism, PolicyMode, SyscallAbi } from './abi/enums.js';
+export { DEFAULT_SYSCALL_TABLES, resolveSyscall } from './data/syscalls.js';
+export type { ResolvedSyscall, SyscallTables } from './data/syscalls.js';
