@@ -1,0 +1,14 @@
+/** The human format: one line per event, an emoji, the binary, its arguments, and for exits the outcome. */
+import { formatArguments, signalName } from './json.js';
+import type { EventFormatter, SensorEvent } from './model.js';
+
+export class CompactFormatter implements EventFormatter {
+  format(ev: SensorEvent): string {
+    const p = ev.process;
+    const args = formatArguments(p.args);
+    const cmd = args ? `${p.binary} ${args}` : p.binary;
+    if (ev.type === 'process_exec') return `🚀 process ${cmd}`;
+    const outcome = ev.signal ? signalName(ev.signal) : String(ev.status);
+    return `💥 exit    ${cmd} ${outcome}`;
+  }
+}

@@ -1,0 +1,88 @@
+/**
+ * Tetragon-compatible JSON lines (one object per event): `{"process_exec":{…},"node_name":…,"time":…}`, with
+ * protobuf's JSON mapping conventions as Tetragon emits them: scalar fields with zero values omitted, wrapper
+ * fields (pid, uid, auid, tid, credentials) kept even when zero, 64-bit integers as strings, timestamps RFC 3339.
+ * Fields Vigil adds beyond Tetragon's: `process.cgroup_id` (cgroup v2 id, string).
+ */
+import { constants } from 'node:os';
+import { ProcFlags } from '../abi/layout.js';
+import { KtimeClock, rfc3339 } from '../events/exec-id.js';
+import type { ProcessInfo } from '../events/process-cache.js';
+import type { EventFormatter, SensorEvent } from './model.js';
+
+const signalNames = new Map<number, string>(
+  Object.entries(constants.signals).map(([name, value]) => [value, name] as [number, string]),
+);
+
+export function signalName(sig: number): string {
+  return signalNames.get(sig) ?? `SIG${sig}`;
+}
+
+/** Tetragon's `arguments`: one string, arguments that contain spaces wrapped in double quotes. */
+export function formatArguments(args: readonly string[]): string {
+  return args
+    .map((a) => (a.includes(' ') || a === '' ? `"${a.replace(/\\/g, '\\\\').replace(/"/g, '\\"')}"` : a))
+    .join(' ');
+}
+
+/** Tetragon's space-separated process flags. */
+export function formatFlags(p: ProcessInfo): string {
+  const out: string[] = [];
+  if (p.flags & ProcFlags.EXECVE) out.push('execve');
+  if (p.flags & ProcFlags.PROCFS) out.push('procFS');
+  if (p.flags & ProcFlags.CLONE) out.push('clone');
+  if (p.flags & ProcFlags.TRUNC_BINARY) out.push('truncFilename');
+  if (p.flags & ProcFlags.TRUNC_ARGS) out.push('truncArgs');
+  if (p.flags & ProcFlags.TRUNC_CWD) out.push('truncCWD');
+  if (p.flags & ProcFlags.ERR_BINARY) out.push('errorFilename');
+  if (p.flags & ProcFlags.ERR_ARGS) out.push('errorArgs');
+  if (p.flags & ProcFlags.ERR_CWD) out.push('errorCWD');
+  if (p.cwd === '/') out.push('rootcwd');
+  return out.join(' ');
+}
+
+type Json = Record<string, unknown>;
+
+export class TetragonJsonFormatter implements EventFormatter {
+  constructor(
+    private readonly node: string,
+    private readonly clock: KtimeClock,
+  ) {}
+
+  process(p: ProcessInfo): Json {
+    const o: Json = {};
+    if (p.execId) o.exec_id = p.execId;
+    o.pid = p.pid;
+    o.uid = p.uid;
+    if (p.cwd) o.cwd = p.cwd;
+    if (p.binary) o.binary = p.binary;
+    const args = formatArguments(p.args);
+    if (args) o.arguments = args;
+    const flags = formatFlags(p);
+    if (flags) o.flags = flags;
+    o.start_time = rfc3339(this.clock.wallNs(p.ktime));
+    o.auid = p.auid;
+    if (p.parentExecId) o.parent_exec_id = p.parentExecId;
+    if (p.refs > 0) o.refcnt = p.refs;
+    o.tid = p.tid;
+    o.process_credentials = { uid: p.uid, gid: p.gid, euid: p.euid, egid: p.egid };
+    if (p.cgroupId !== 0n) o.cgroup_id = p.cgroupId.toString();
+    return o;
+  }
+
+  format(ev: SensorEvent): string {
+    const body: Json = { process: this.process(ev.process) };
+    if (ev.parent) body.parent = this.process(ev.parent);
+    if (ev.ancestors && ev.ancestors.length > 0) body.ancestors = ev.ancestors.map((a) => this.process(a));
+    const time = rfc3339(ev.timeNs);
+    if (ev.type === 'process_exit') {
+      if (ev.signal) body.signal = signalName(ev.signal);
+      if (ev.status) body.status = ev.status;
+      body.time = time;
+    }
+    return JSON.stringify({ [ev.type]: body, node_name: this.node, time });
+  }
+}
+
+/** The clock a formatter needs; exported for tests that pin the offset. */
+export { KtimeClock };

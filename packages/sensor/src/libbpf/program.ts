@@ -1,0 +1,91 @@
+import koffi from 'koffi';
+import { LibbpfError } from './errors.js';
+import { BpfLink } from './link.js';
+import { loadNative, type NativePtr } from './native.js';
+
+/** A program of a BpfObject. Attach methods return links the caller owns. */
+export class BpfProgram {
+  private readonly ptr: NativePtr;
+  readonly name: string;
+  readonly section: string;
+
+  constructor(ptr: NativePtr) {
+    const b = loadNative().bpf;
+    this.ptr = ptr;
+    this.name = b.bpf_program__name(ptr);
+    this.section = b.bpf_program__section_name(ptr);
+  }
+
+  get fd(): number {
+    return loadNative().bpf.bpf_program__fd(this.ptr);
+  }
+
+  /** Before load: whether this program is loaded with its object. */
+  setAutoload(on: boolean): void {
+    const err = loadNative().bpf.bpf_program__set_autoload(this.ptr, on);
+    if (err < 0) throw new LibbpfError('OBJECT_LOAD_FAILED', `cannot set autoload of ${this.name}`, -err);
+  }
+
+  /** Attaches as the section name says (tp_btf/…, raw_tp/…, kprobe/…, lsm/…, fentry/…, iter/…). */
+  attach(): BpfLink {
+    return this.wrap(`${this.section}`, (b) => b.bpf_program__attach(this.ptr));
+  }
+
+  attachTracepoint(category: string, name: string): BpfLink {
+    return this.wrap(`tracepoint/${category}/${name}`, (b) => b.bpf_program__attach_tracepoint(this.ptr, category, name));
+  }
+
+  attachRawTracepoint(name: string): BpfLink {
+    return this.wrap(`raw_tp/${name}`, (b) => b.bpf_program__attach_raw_tracepoint(this.ptr, name));
+  }
+
+  attachKprobe(func: string, retprobe = false): BpfLink {
+    return this.wrap(`${retprobe ? 'kretprobe' : 'kprobe'}/${func}`, (b) => b.bpf_program__attach_kprobe(this.ptr, retprobe, func));
+  }
+
+  /** fentry/fexit/fmod_ret/tp_btf: the target comes from the section. */
+  attachTrace(): BpfLink {
+    return this.wrap(this.section, (b) => b.bpf_program__attach_trace(this.ptr));
+  }
+
+  attachLsm(): BpfLink {
+    return this.wrap(this.section, (b) => b.bpf_program__attach_lsm(this.ptr));
+  }
+
+  attachCgroup(cgroupFd: number): BpfLink {
+    return this.wrap(`${this.section} on cgroup fd ${cgroupFd}`, (b) => b.bpf_program__attach_cgroup(this.ptr, cgroupFd));
+  }
+
+  attachIter(): BpfLink {
+    return this.wrap(this.section, (b) => b.bpf_program__attach_iter(this.ptr, null));
+  }
+
+  /** Attaches to `funcName` (a symbol of `binary`) or to a raw offset; pid -1 means every process. */
+  attachUprobe(binary: string, target: { funcName: string } | { offset: number }, options: { pid?: number; retprobe?: boolean } = {}): BpfLink {
+    // struct bpf_uprobe_opts { size_t sz; size_t ref_ctr_offset; u64 bpf_cookie; bool retprobe; const char *func_name; }
+    const opts = Buffer.alloc(40);
+    opts.writeBigUInt64LE(40n, 0);
+    opts.writeUInt8(options.retprobe ? 1 : 0, 24);
+    let nameBuf: Buffer | undefined;
+    if ('funcName' in target) {
+      nameBuf = Buffer.from(`${target.funcName}\0`);
+      opts.writeBigUInt64LE(BigInt(koffi.address(nameBuf)), 32);
+    }
+    const offset = 'offset' in target ? target.offset : 0;
+    const link = this.wrap(`uprobe ${binary}:${'funcName' in target ? target.funcName : offset}`, (b) =>
+      b.bpf_program__attach_uprobe_opts(this.ptr, options.pid ?? -1, binary, offset, opts),
+    );
+    void nameBuf; // kept alive across the call above
+    return link;
+  }
+
+  private wrap(what: string, attach: (b: ReturnType<typeof loadNative>['bpf']) => NativePtr | null): BpfLink {
+    const n = loadNative();
+    const mark = n.log.begin();
+    const ptr = attach(n.bpf);
+    if (!ptr) {
+      throw new LibbpfError('ATTACH_FAILED', `cannot attach ${this.name} (${what})`, n.errno(), n.log.since(mark));
+    }
+    return new BpfLink(ptr, `${this.name} → ${what}`);
+  }
+}
