@@ -113,6 +113,7 @@ int BPF_PROG(vg_exec, struct task_struct *task, pid_t old_pid, struct linux_binp
 		return 0;
 	}
 
+	e->hdr.ktime = now; /* the exec's time: the event's time and its identity time are one */
 	e->pid = tgid;
 	e->tid = BPF_CORE_READ(task, pid);
 	e->ppid = ppid;

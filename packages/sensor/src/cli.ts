@@ -1,0 +1,158 @@
+#!/usr/bin/env node
+/** `vigil-sensor`: the node sensor's command line. */
+import { parseArgs } from 'node:util';
+import { SensorError } from './errors.js';
+import { LibbpfError } from './libbpf/index.js';
+import { createLogger, defaultRunOptions, startSensor, DEFAULT_OBJECTS_DIR, type RunOptions } from './main.js';
+import { formatCapabilityTable, probeKernel } from './probe/probe.js';
+
+const HELP = `vigil-sensor — Vigil's node sensor: loads CO-RE BPF programs and streams process events
+
+Usage:
+  vigil-sensor run [options]     run the sensor on this machine (root)
+  vigil-sensor probe [--json]    print which kernel capabilities work here (root)
+  vigil-sensor help [command]    show help
+
+Run 'vigil-sensor run --help' for the run options.
+`;
+
+const RUN_HELP = `vigil-sensor run — stream process exec/exit events (Tetragon-compatible JSON or compact)
+
+Options:
+  --policy-dir DIR            directory of TracingPolicy YAML files to load (read and validated; enforcement
+                              arrives with the enforcement engine)
+  --output json|compact       event format on stdout or in the export file (default: json)
+  --export-file PATH          write events to PATH instead of stdout, rotated by size
+  --export-file-max-mb N      rotate the export file past N MiB (default: 100)
+  --export-file-rotations N   rotated files to keep: PATH.1 … PATH.N (default: 5)
+  --node-name NAME            node name in events and exec_ids (default: the hostname)
+  --ancestors N               attach up to N ancestors beyond the parent to each event (default: 0)
+  --ring-buffer-mb N          kernel ring buffer size, a power of two (default: 16)
+  --bpf-objects DIR           directory of built .bpf.o files (default: ${DEFAULT_OBJECTS_DIR})
+  --bpffs-root DIR            where Vigil pins its maps (default: /sys/fs/bpf/vigil)
+  --stats-interval S          log counters every S seconds, 0 to disable (default: 60)
+  -h, --help                  show this help
+
+Logs are JSON (pino) on stderr; set VIGIL_LOG_LEVEL=debug for more.
+Example:
+  vigil-sensor run --policy-dir examples/policies --output compact
+`;
+
+const PROBE_HELP = `vigil-sensor probe — decide each kernel capability by loading and attaching a no-op program
+
+Options:
+  --json           print the table as JSON
+  --bpf-objects DIR  directory of built .bpf.o files (default: ${DEFAULT_OBJECTS_DIR})
+`;
+
+function fail(message: string): never {
+  process.stderr.write(`vigil-sensor: ${message}\n`);
+  process.exit(1);
+}
+
+function intOption(name: string, value: string | undefined, fallback: number, min: number): number {
+  if (value === undefined) return fallback;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < min) throw new SensorError('BAD_ARGUMENT', `--${name} must be a whole number ≥ ${min}, got "${value}"`);
+  return n;
+}
+
+function parseRun(argv: string[]): RunOptions | 'help' {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      'policy-dir': { type: 'string' },
+      output: { type: 'string' },
+      'export-file': { type: 'string' },
+      'export-file-max-mb': { type: 'string' },
+      'export-file-rotations': { type: 'string' },
+      'node-name': { type: 'string' },
+      ancestors: { type: 'string' },
+      'ring-buffer-mb': { type: 'string' },
+      'bpf-objects': { type: 'string' },
+      'bpffs-root': { type: 'string' },
+      'stats-interval': { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+    },
+    strict: true,
+  });
+  if (values.help) return 'help';
+  const o = defaultRunOptions();
+  const output = values.output ?? 'json';
+  if (output !== 'json' && output !== 'compact') throw new SensorError('BAD_ARGUMENT', `--output must be json or compact, got "${output}"`);
+  const ringMb = intOption('ring-buffer-mb', values['ring-buffer-mb'], 16, 1);
+  if ((ringMb & (ringMb - 1)) !== 0) throw new SensorError('BAD_ARGUMENT', `--ring-buffer-mb must be a power of two, got ${ringMb}`);
+  return {
+    ...o,
+    policyDir: values['policy-dir'],
+    output,
+    exportFile: values['export-file'],
+    exportFileMaxBytes: intOption('export-file-max-mb', values['export-file-max-mb'], 100, 1) * 1024 * 1024,
+    exportFileRotations: intOption('export-file-rotations', values['export-file-rotations'], 5, 0),
+    nodeName: values['node-name'] ?? o.nodeName,
+    ancestors: intOption('ancestors', values.ancestors, 0, 0),
+    ringBytes: ringMb * 1024 * 1024,
+    objectsDir: values['bpf-objects'] ?? o.objectsDir,
+    pinRoot: values['bpffs-root'] ?? o.pinRoot,
+    statsIntervalMs: intOption('stats-interval', values['stats-interval'], 60, 0) * 1000,
+  };
+}
+
+function run(argv: string[]): void {
+  const opts = parseRun(argv);
+  if (opts === 'help') {
+    process.stdout.write(RUN_HELP);
+    return;
+  }
+  const logger = createLogger();
+  const sensor = startSensor({ ...opts, logger });
+  const shutdown = (signal: string) => {
+    logger.info({ signal }, 'stopping');
+    sensor.stop();
+    process.exit(0);
+  };
+  process.on('SIGINT', () => shutdown('SIGINT'));
+  process.on('SIGTERM', () => shutdown('SIGTERM'));
+  logger.info({ node: opts.nodeName, output: opts.output, exportFile: opts.exportFile ?? 'stdout' }, 'sensor running; Ctrl-C to stop');
+}
+
+function probe(argv: string[]): void {
+  const { values } = parseArgs({ args: argv, options: { json: { type: 'boolean' }, 'bpf-objects': { type: 'string' }, help: { type: 'boolean', short: 'h' } }, strict: true });
+  if (values.help) {
+    process.stdout.write(PROBE_HELP);
+    return;
+  }
+  if ((process.getuid?.() ?? 0) !== 0) throw new SensorError('NOT_ROOT', 'probe must run as root: it loads and attaches BPF programs; try: sudo vigil-sensor probe');
+  const caps = probeKernel({ probeObject: `${values['bpf-objects'] ?? DEFAULT_OBJECTS_DIR}/probe.bpf.o` });
+  process.stdout.write(values.json ? `${JSON.stringify(caps, null, 2)}\n` : `${formatCapabilityTable(caps)}\n`);
+}
+
+function main(argv: string[]): void {
+  const [cmd, ...rest] = argv;
+  switch (cmd) {
+    case 'run':
+      return run(rest);
+    case 'probe':
+      return probe(rest);
+    case undefined:
+    case 'help':
+    case '--help':
+    case '-h':
+      process.stdout.write(rest[0] === 'run' ? RUN_HELP : rest[0] === 'probe' ? PROBE_HELP : HELP);
+      return;
+    default:
+      fail(`unknown command "${cmd}"; run 'vigil-sensor --help'`);
+  }
+}
+
+try {
+  main(process.argv.slice(2));
+} catch (err) {
+  if (err instanceof SensorError) fail(err.message);
+  if (err instanceof LibbpfError) {
+    const detail = err.detail(6);
+    fail(`${err.message}${detail ? `\n${detail}` : ''}`);
+  }
+  if (err instanceof TypeError && (err as NodeJS.ErrnoException).code?.startsWith('ERR_PARSE_ARGS')) fail(`${err.message}; run 'vigil-sensor --help'`);
+  throw err;
+}

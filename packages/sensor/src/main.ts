@@ -1,0 +1,116 @@
+/**
+ * Composition root of the standalone sensor: wires preflight, the process lifecycle unit, the formatter and the
+ * sink, and owns shutdown. Nothing else in the package creates long-lived resources on its own.
+ */
+import { hostname } from 'node:os';
+import { fileURLToPath } from 'node:url';
+import { pino, type Logger } from 'pino';
+import { KtimeClock } from './events/exec-id.js';
+import { CompactFormatter } from './export/compact.js';
+import { TetragonJsonFormatter } from './export/json.js';
+import type { EventFormatter } from './export/model.js';
+import { RotatingFileSink, StreamSink, type LineSink } from './export/writer.js';
+import { readPolicyDir } from './policy/policy-dir.js';
+import { preflight } from './preflight.js';
+import { ProcessLifecycleSensor, type LifecycleStats } from './sensors/process-lifecycle.js';
+
+export const DEFAULT_OBJECTS_DIR = fileURLToPath(new URL('../../../bpf/.output/', import.meta.url));
+export const DEFAULT_PIN_ROOT = '/sys/fs/bpf/vigil';
+
+export interface RunOptions {
+  policyDir: string | undefined;
+  output: 'json' | 'compact';
+  exportFile: string | undefined;
+  exportFileMaxBytes: number;
+  exportFileRotations: number;
+  nodeName: string;
+  objectsDir: string;
+  pinRoot: string;
+  ringBytes: number;
+  ancestors: number;
+  statsIntervalMs: number;
+  logger?: Logger;
+  /** where event lines go when no export file is set */
+  stdout?: NodeJS.WritableStream;
+}
+
+export function defaultRunOptions(): RunOptions {
+  return {
+    policyDir: undefined,
+    output: 'json',
+    exportFile: undefined,
+    exportFileMaxBytes: 100 * 1024 * 1024,
+    exportFileRotations: 5,
+    nodeName: hostname(),
+    objectsDir: DEFAULT_OBJECTS_DIR,
+    pinRoot: DEFAULT_PIN_ROOT,
+    ringBytes: 16 * 1024 * 1024,
+    ancestors: 0,
+    statsIntervalMs: 60_000,
+  };
+}
+
+export function createLogger(level = process.env.VIGIL_LOG_LEVEL ?? 'info'): Logger {
+  return pino({ level, base: { component: 'vigil-sensor' } }, pino.destination({ fd: 2, sync: true }));
+}
+
+export interface RunningSensor {
+  lifecycle: ProcessLifecycleSensor;
+  stats(): LifecycleStats;
+  stop(): void;
+}
+
+export function startSensor(o: RunOptions): RunningSensor {
+  const logger = o.logger ?? createLogger();
+  const bpffs = o.pinRoot.split('/').slice(0, 4).join('/') || '/sys/fs/bpf';
+  preflight({ objectsDir: o.objectsDir, objects: ['process_lifecycle.bpf.o'], bpffs });
+
+  if (o.policyDir) {
+    const { policies, warnings } = readPolicyDir(o.policyDir);
+    for (const w of warnings) logger.warn({ file: w.file }, w.message);
+    for (const p of policies) {
+      logger.info({ policy: p.name, kind: p.kind, file: p.file }, 'policy read (observed only: enforcement is applied by the enforcement engine)');
+    }
+  }
+
+  const clock = new KtimeClock();
+  const formatter: EventFormatter = o.output === 'compact' ? new CompactFormatter() : new TetragonJsonFormatter(o.nodeName, clock);
+  const sink: LineSink = o.exportFile
+    ? new RotatingFileSink({ path: o.exportFile, maxBytes: o.exportFileMaxBytes, keep: o.exportFileRotations })
+    : new StreamSink(o.stdout ?? process.stdout);
+
+  const lifecycle = ProcessLifecycleSensor.start({
+    objectPath: `${o.objectsDir}/process_lifecycle.bpf.o`,
+    pinRoot: o.pinRoot,
+    node: o.nodeName,
+    ringBytes: o.ringBytes,
+    ancestors: o.ancestors,
+    logger,
+    clock,
+    onEvent: (ev) => sink.write(formatter.format(ev)),
+  });
+
+  const logStats = () => {
+    const s = lifecycle.stats();
+    logger.info(
+      { records: s.records.toString(), missing: s.missing.toString(), reserveFailures: s.reserveFailures.toString(), decodeErrors: s.decodeErrors, cached: s.cache.size, evicted: s.cache.evicted },
+      'sensor stats',
+    );
+  };
+  const timer = o.statsIntervalMs > 0 ? setInterval(logStats, o.statsIntervalMs) : undefined;
+  timer?.unref();
+  let stopped = false;
+  return {
+    lifecycle,
+    stats: () => lifecycle.stats(),
+    stop() {
+      if (stopped) return;
+      stopped = true;
+      if (timer) clearInterval(timer);
+      lifecycle.drain();
+      logStats();
+      lifecycle.close();
+      sink.close();
+    },
+  };
+}

@@ -1,0 +1,327 @@
+/**
+ * The process lifecycle sensor unit: loads bpf/.output/process_lifecycle.bpf.o, keeps its per-process map
+ * pinned (so exec_ids survive restarts), seeds that map for running processes, fills the userspace process
+ * cache from /proc, and turns ring-buffer records into enriched process_exec / process_exit events.
+ *
+ * Start-up order closes the gap between "already running" and "seen by the kernel": programs attach first
+ * (records queue in the ring buffer), then the map is seeded and /proc scanned, then the ring is consumed.
+ */
+import { mkdirSync, readSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Logger } from 'pino';
+import { OFF, PROCS_SCHEMA, ProcFlags, SIZE } from '../abi/layout.js';
+import { decodeRecord } from '../events/decode.js';
+import { KtimeClock } from '../events/exec-id.js';
+import { ProcessCache, type ProcessInfo } from '../events/process-cache.js';
+import { listPids, readProc } from '../events/procfs.js';
+import { SequenceTracker } from '../events/sequence.js';
+import type { KernelRecord } from '../events/types.js';
+import type { SensorEvent } from '../export/model.js';
+import {
+  BpfObject,
+  LibbpfError,
+  RingBufferReader,
+  UpdateFlags,
+  closeFd,
+  iterCreate,
+  type BpfLink,
+  type BpfMap,
+} from '../libbpf/index.js';
+
+export interface ProcessLifecycleOptions {
+  objectPath: string;
+  /** bpffs directory for Vigil's pins, e.g. /sys/fs/bpf/vigil */
+  pinRoot: string;
+  node: string;
+  /** ring buffer size in bytes (power of two, multiple of the page size) */
+  ringBytes: number;
+  /** ancestors attached to each event (0: none) */
+  ancestors: number;
+  maxCachedProcesses?: number;
+  logger: Logger;
+  clock?: KtimeClock;
+  onEvent: (ev: SensorEvent) => void;
+  /** every decoded record, before enrichment (benchmarks and tests) */
+  onRecord?: (rec: KernelRecord) => void;
+}
+
+export interface LifecycleStats {
+  records: bigint;
+  /** records missing from the per-CPU sequences (lost in the kernel) */
+  missing: bigint;
+  /** the kernel's own count of failed ring-buffer reserves since start */
+  reserveFailures: bigint;
+  decodeErrors: number;
+  exitUntracked: bigint;
+  seeded: number;
+  seedMethod: 'task_iter' | 'procfs';
+  cache: ReturnType<ProcessCache['stats']>;
+}
+
+const CLK_TCK = 100;
+
+export class ProcessLifecycleSensor implements Disposable {
+  private readonly obj: BpfObject;
+  private readonly links: BpfLink[] = [];
+  private reader: RingBufferReader | undefined;
+  readonly cache: ProcessCache;
+  readonly sequence = new SequenceTracker();
+  private readonly clock: KtimeClock;
+  private decodeErrors = 0;
+  private seeded = 0;
+  private seedMethod: 'task_iter' | 'procfs' = 'task_iter';
+  private reserveBase = 0n;
+  private exitBase = 0n;
+
+  private constructor(private readonly opts: ProcessLifecycleOptions) {
+    this.clock = opts.clock ?? new KtimeClock();
+    this.cache = new ProcessCache({ node: opts.node, maxEntries: opts.maxCachedProcesses });
+    this.obj = BpfObject.open(opts.objectPath);
+  }
+
+  static start(opts: ProcessLifecycleOptions): ProcessLifecycleSensor {
+    const s = new ProcessLifecycleSensor(opts);
+    try {
+      s.startUp();
+    } catch (err) {
+      s.close();
+      throw err;
+    }
+    return s;
+  }
+
+  private get procs(): BpfMap {
+    return this.obj.map('vg_procs');
+  }
+
+  private startUp(): void {
+    const { opts } = this;
+    const stateDir = join(opts.pinRoot, 'state');
+    mkdirSync(stateDir, { recursive: true });
+    this.obj.map('vg_events').setMaxEntries(opts.ringBytes);
+    this.procs.setPinPath(join(stateDir, `vg_procs_v${PROCS_SCHEMA}`));
+    this.obj.program('vg_seed_tasks').setAutoload(true);
+    this.obj.load();
+
+    const stats = this.readStats();
+    for (const [cpu, st] of stats.entries()) this.sequence.setBase(cpu, st.seq);
+    this.reserveBase = stats.reduce((a, s) => a + s.reserveFail, 0n);
+    this.exitBase = stats.reduce((a, s) => a + s.exitUntracked, 0n);
+    this.reader = new RingBufferReader(this.obj.map('vg_events').fd, (data, size) => this.onRaw(data, size), (err) =>
+      opts.logger.warn({ err }, 'event handler failed'),
+    );
+    for (const name of ['vg_exec', 'vg_fork', 'vg_exit']) this.links.push(this.obj.program(name).attachTrace());
+
+    this.seed();
+    this.scanProc();
+    this.reader.start();
+    opts.logger.info({ seeded: this.seeded, seedMethod: this.seedMethod, cached: this.cache.size }, 'process lifecycle sensor attached');
+  }
+
+  /** Per-CPU counters from vg_stats. */
+  readStats(): Array<{ seq: bigint; reserveFail: bigint; exitUntracked: bigint }> {
+    const raw = this.obj.map('vg_stats').lookup(Buffer.alloc(4));
+    if (!raw) return [];
+    const stride = Math.ceil(SIZE.stats / 8) * 8;
+    const out = [];
+    for (let off = 0; off + SIZE.stats <= raw.length; off += stride) {
+      out.push({
+        seq: raw.readBigUInt64LE(off + OFF.stats.seq),
+        reserveFail: raw.readBigUInt64LE(off + OFF.stats.reserve_fail),
+        exitUntracked: raw.readBigUInt64LE(off + OFF.stats.exit_untracked),
+      });
+    }
+    return out;
+  }
+
+  /** Seeds vg_procs for running processes: the task iterator where the kernel has one, /proc otherwise. */
+  private seed(): void {
+    try {
+      const link = this.obj.program('vg_seed_tasks').attachIter();
+      try {
+        const fd = iterCreate(link.fd);
+        try {
+          const buf = Buffer.alloc(4096);
+          let n: number;
+          while ((n = readSync(fd, buf, 0, buf.length, null)) > 0) this.seeded += Math.floor(n / 4);
+        } finally {
+          closeFd(fd);
+        }
+      } finally {
+        link.destroy();
+      }
+      this.seedMethod = 'task_iter';
+    } catch (err) {
+      this.opts.logger.warn({ err: err instanceof LibbpfError ? err.message : err }, 'task iterator unavailable; seeding from /proc');
+      this.seedMethod = 'procfs';
+      this.seedFromProc();
+    }
+  }
+
+  private seedFromProc(): void {
+    const snaps = listPids()
+      .map((pid) => readProc(pid))
+      .filter((s): s is NonNullable<typeof s> => s !== undefined && !s.kernelThread);
+    const startOf = new Map(snaps.map((s) => [s.pid, BigInt(s.startTicks) * (1_000_000_000n / BigInt(CLK_TCK))]));
+    for (const s of snaps) {
+      const key = Buffer.alloc(4);
+      key.writeUInt32LE(s.pid);
+      const v = Buffer.alloc(SIZE.proc);
+      v.writeBigUInt64LE(startOf.get(s.pid) ?? 0n, OFF.proc.exec_ktime);
+      v.writeBigUInt64LE(startOf.get(s.ppid) ?? 0n, OFF.proc.parent_ktime);
+      v.writeUInt32LE(s.ppid, OFF.proc.ppid);
+      v.writeUInt32LE(ProcFlags.PROCFS, OFF.proc.flags);
+      const bin = Buffer.from(s.binary).subarray(0, 255);
+      v.writeUInt32LE(bin.length, OFF.proc.binary_len);
+      bin.copy(v, OFF.proc.binary);
+      try {
+        this.procs.update(key, v, UpdateFlags.NOEXIST);
+        this.seeded++;
+      } catch {
+        /* already there (an exec raced us) */
+      }
+    }
+  }
+
+  /** Fills the userspace cache with every running process, parents before children. */
+  private scanProc(): void {
+    const found: Array<Omit<ProcessInfo, 'refs' | 'exited'>> = [];
+    for (const pid of listPids()) {
+      const key = Buffer.alloc(4);
+      key.writeUInt32LE(pid);
+      const v = this.procs.lookup(key);
+      if (!v) continue; // kernel threads, or exited meanwhile
+      const snap = readProc(pid);
+      if (!snap) continue;
+      const ktime = v.readBigUInt64LE(OFF.proc.exec_ktime);
+      const ppid = v.readUInt32LE(OFF.proc.ppid);
+      const binLen = Math.min(v.readUInt32LE(OFF.proc.binary_len), 255);
+      found.push({
+        execId: this.cache.idFor(ktime, pid),
+        pid,
+        tid: pid,
+        ppid,
+        parentExecId: ppid ? this.cache.idFor(v.readBigUInt64LE(OFF.proc.parent_ktime), ppid) : undefined,
+        binary: binLen ? v.subarray(OFF.proc.binary, OFF.proc.binary + binLen).toString('utf8') : snap.binary,
+        args: snap.argv.slice(1),
+        cwd: snap.cwd,
+        uid: snap.uid,
+        euid: snap.euid,
+        gid: snap.gid,
+        egid: snap.egid,
+        auid: snap.auid,
+        cgroupId: 0n,
+        ktime,
+        flags: v.readUInt32LE(OFF.proc.flags) | ProcFlags.PROCFS,
+      });
+    }
+    found.sort((a, b) => (a.ktime < b.ktime ? -1 : a.ktime > b.ktime ? 1 : 0));
+    for (const p of found) this.cache.insert(p);
+  }
+
+  private onRaw(data: ArrayBuffer, size: number): void {
+    let rec: KernelRecord;
+    try {
+      rec = decodeRecord(data, size);
+    } catch (err) {
+      this.decodeErrors++;
+      throw err;
+    }
+    this.sequence.observe(rec.cpu, rec.seq);
+    this.opts.onRecord?.(rec);
+    this.handle(rec);
+  }
+
+  /** Enriches one record and emits the resulting event (exported for the pipeline benchmark). */
+  handle(rec: KernelRecord): void {
+    const { cache, opts } = this;
+    switch (rec.kind) {
+      case 'exec': {
+        const p = cache.fromExec(rec);
+        opts.onEvent({
+          type: 'process_exec',
+          timeNs: this.clock.wallNs(rec.ktime),
+          process: p,
+          parent: cache.get(p.parentExecId),
+          ancestors: opts.ancestors > 0 ? cache.ancestors(p, opts.ancestors + 1).slice(1) : undefined,
+        });
+        return;
+      }
+      case 'fork':
+        cache.fromFork(rec);
+        return;
+      case 'exit': {
+        const id = cache.idFor(rec.execKtime, rec.pid);
+        const p: ProcessInfo = cache.get(id) ?? {
+          execId: id,
+          pid: rec.pid,
+          tid: rec.tid,
+          ppid: 0,
+          parentExecId: undefined,
+          binary: '',
+          args: [],
+          cwd: '',
+          uid: 0,
+          euid: 0,
+          gid: 0,
+          egid: 0,
+          auid: 0xffffffff,
+          cgroupId: 0n,
+          ktime: rec.execKtime,
+          flags: 0,
+          refs: 0,
+          exited: true,
+        };
+        opts.onEvent({
+          type: 'process_exit',
+          timeNs: this.clock.wallNs(rec.ktime),
+          process: p,
+          parent: cache.get(p.parentExecId),
+          ancestors: opts.ancestors > 0 ? cache.ancestors(p, opts.ancestors + 1).slice(1) : undefined,
+          status: (rec.exitCode >> 8) & 0xff,
+          signal: rec.exitCode & 0x7f,
+        });
+        cache.markExited(p);
+        return;
+      }
+      case 'test':
+        return;
+    }
+  }
+
+  /** Consumes what is queued now (tests use it to avoid waiting for the poll). */
+  drain(): number {
+    return this.reader?.consume() ?? 0;
+  }
+
+  stats(): LifecycleStats {
+    const st = this.readStats();
+    return {
+      records: this.sequence.received,
+      missing: this.sequence.missing,
+      reserveFailures: st.reduce((a, s) => a + s.reserveFail, 0n) - this.reserveBase,
+      decodeErrors: this.decodeErrors,
+      exitUntracked: st.reduce((a, s) => a + s.exitUntracked, 0n) - this.exitBase,
+      seeded: this.seeded,
+      seedMethod: this.seedMethod,
+      cache: this.cache.stats(),
+    };
+  }
+
+  /** Detaches the programs (the pinned per-process map stays) and frees everything. Idempotent. */
+  close(): void {
+    try {
+      this.reader?.consume();
+    } catch {
+      /* closing anyway */
+    }
+    this.reader?.close();
+    this.reader = undefined;
+    for (const l of this.links.splice(0)) l.destroy();
+    this.obj.close();
+  }
+
+  [Symbol.dispose](): void {
+    this.close();
+  }
+}
