@@ -93,7 +93,7 @@ export function startSensor(o: RunOptions): RunningSensor {
   const logStats = () => {
     const s = lifecycle.stats();
     logger.info(
-      { records: s.records.toString(), missing: s.missing.toString(), reserveFailures: s.reserveFailures.toString(), decodeErrors: s.decodeErrors, cached: s.cache.size, evicted: s.cache.evicted },
+      { records: s.records.toString(), lost: s.reserveFailures.toString(), unaccounted: s.unaccounted.toString(), decodeErrors: s.decodeErrors, cached: s.cache.size, evicted: s.cache.evicted },
       'sensor stats',
     );
   };

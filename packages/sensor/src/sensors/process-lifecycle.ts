@@ -46,11 +46,16 @@ export interface ProcessLifecycleOptions {
 }
 
 export interface LifecycleStats {
+  /** records received since start */
   records: bigint;
-  /** records missing from the per-CPU sequences (lost in the kernel) */
-  missing: bigint;
-  /** the kernel's own count of failed ring-buffer reserves since start */
+  /** records the kernel tried to emit since start (sum of the per-CPU sequence counters' advance) */
+  attempts: bigint;
+  /** sequence numbers missing below the highest one received on each CPU: every one must be a reserve failure */
+  gaps: bigint;
+  /** the kernel's own count of failed ring-buffer reserves since start: the exact number of records lost */
   reserveFailures: bigint;
+  /** attempts − records − reserveFailures: records still in flight; 0 once the ring is drained and quiet */
+  unaccounted: bigint;
   decodeErrors: number;
   exitUntracked: bigint;
   seeded: number;
@@ -296,10 +301,15 @@ export class ProcessLifecycleSensor implements Disposable {
 
   stats(): LifecycleStats {
     const st = this.readStats();
+    let attempts = 0n;
+    st.forEach((cpu, i) => (attempts += cpu.seq - (this.sequence.perCpu().get(i)?.base ?? 0n)));
+    const reserveFailures = st.reduce((a, s) => a + s.reserveFail, 0n) - this.reserveBase;
     return {
       records: this.sequence.received,
-      missing: this.sequence.missing,
-      reserveFailures: st.reduce((a, s) => a + s.reserveFail, 0n) - this.reserveBase,
+      attempts,
+      gaps: this.sequence.missing,
+      reserveFailures,
+      unaccounted: attempts - this.sequence.received - reserveFailures,
       decodeErrors: this.decodeErrors,
       exitUntracked: st.reduce((a, s) => a + s.exitUntracked, 0n) - this.exitBase,
       seeded: this.seeded,
