@@ -165,6 +165,10 @@ export function probeAll() {
 }
 
 if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+  if (process.argv.includes('--build')) {
+    console.log(ensureProbeObject());
+    process.exit(0);
+  }
   const result = probeAll();
   if (process.argv.includes('--json')) {
     console.log(JSON.stringify(result));

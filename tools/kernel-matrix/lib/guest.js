@@ -48,13 +48,15 @@ function baseEnv(extra) {
 /**
  * Runs `argv` in a guest booted from `kernel` ({ vmlinux, initramfs }) or, when `kernel` is null, on the host.
  * Options: cwd (default: repo root; must lie inside it for guests), env, timeoutMs, memMiB, append (extra kernel
- * command line), onLine(line) for each output line (default: write to stdout), keepCtl.
+ * command line), onLine(line) for each output line (default: write to stdout), files ({ name: content } put into the
+ * control dir before the start, e.g. a plan the command reads from $VIGIL_CTL).
  * Returns { status, timedOut, ctl, wallMs, bootMs } — status 124 on timeout, 125 when the guest reported nothing.
  * `ctl` is the control dir: files the command wrote to $VIGIL_CTL are there until cleanup() is called.
  */
 export function runCommand(kernel, argv, opts = {}) {
   const {
     cwd = repoRoot, env = {}, timeoutMs = 600_000, memMiB = 1024, append = '', onLine = (l) => process.stdout.write(l + '\n'),
+    files = {},
   } = opts;
   const ctl = mkdtempSync(join(tmpdir(), 'vigil-kernel-matrix-'));
   const cleanup = () => rmSync(ctl, { recursive: true, force: true });
@@ -67,6 +69,10 @@ export function runCommand(kernel, argv, opts = {}) {
     argv, cwd, env: baseEnv({ ...env, VIGIL_CTL: inGuest ? '/run/vigil-ctl' : ctl, VIGIL_IN_GUEST: inGuest ? '1' : '0' }),
   }));
   writeFileSync(join(ctl, 'work'), repoRoot);
+  for (const [name, content] of Object.entries(files)) {
+    if (!/^[A-Za-z0-9._-]+$/.test(name) || ['cmd', 'work', 'rc'].includes(name)) throw new Error(`invalid control file name ${name}`);
+    writeFileSync(join(ctl, name), content);
+  }
 
   let child;
   if (inGuest) {
