@@ -1,7 +1,7 @@
 # Two entry points for a newcomer on a fresh Debian 12 machine (as root):
 #   make run    set everything up, then run the sensor on examples/policies with compact output
 #   make test   set everything up, then run the whole test suite
-.PHONY: setup build run test bench lint typecheck clean
+.PHONY: setup build run test test-kernels bench lint typecheck clean
 SHELL := /bin/bash
 export COREPACK_INTEGRITY_KEYS := 0
 
@@ -18,6 +18,10 @@ test: setup
 	pnpm lint
 	pnpm typecheck
 	pnpm test
+
+# The real-kernel suites on the host kernel and stock Debian kernels in qemu guests (docs/kernel-matrix.md).
+test-kernels: setup
+	pnpm test:kernels
 
 bench: setup
 	pnpm bench
