@@ -82,8 +82,8 @@ function extractVmlinux(vmlinuz, out) {
   const elf = spawnSync(tool[0], tool[1], { input: payload, maxBuffer: 512 << 20, timeout: 120_000 });
   const isElf = elf.stdout && elf.stdout.subarray(0, 4).toString('latin1') === '\x7fELF';
   if (!isElf) throw new Error(`${vmlinuz}: ${tool[0]} did not produce an ELF vmlinux (exit ${elf.status}): ${String(elf.stderr)}`);
-  writeFileSync(`${out}.tmp`, elf.stdout);
-  renameSync(`${out}.tmp`, out);
+  writeFileSync(`${out}.${process.pid}.tmp`, elf.stdout);
+  renameSync(`${out}.${process.pid}.tmp`, out);
 }
 
 /** Parses modules.dep into Map(moduleName -> { path, deps: [moduleName] }). */
@@ -198,8 +198,8 @@ function buildInitramfs(dir, out) {
   add('modules.load', 0o100644, readFileSync(join(dir, 'modules.load')));
   for (const m of readdirSync(join(dir, 'modules')).sort()) add(`lib/modules/${m}`, 0o100644, readFileSync(join(dir, 'modules', m)));
   add('TRAILER!!!', 0);
-  writeFileSync(`${out}.tmp`, gzipSync(Buffer.concat(parts), { level: 6 }));
-  renameSync(`${out}.tmp`, out);
+  writeFileSync(`${out}.${process.pid}.tmp`, gzipSync(Buffer.concat(parts), { level: 6 }));
+  renameSync(`${out}.${process.pid}.tmp`, out);
 }
 
 /**
@@ -210,12 +210,17 @@ export function prepareKernel(pkg) {
   const dir = join(kernelsCache, pkg);
   const vmlinux = join(dir, 'vmlinux');
   if (!existsSync(vmlinux) || !existsSync(join(dir, 'meta.json')) || !existsSync(join(dir, 'modules.load'))) {
-    rmSync(dir, { recursive: true, force: true });
+    // Built aside and renamed into place, so a concurrent run never sees a half-built kernel.
     mkdirSync(kernelsCache, { recursive: true });
-    const tmp = `${dir}.partial`;
+    const tmp = `${dir}.partial-${process.pid}`;
     rmSync(tmp, { recursive: true, force: true });
-    populate(pkg, tmp);
-    renameSync(tmp, dir);
+    try {
+      populate(pkg, tmp);
+      rmSync(dir, { recursive: true, force: true });
+      renameSync(tmp, dir);
+    } finally {
+      rmSync(tmp, { recursive: true, force: true });
+    }
   }
   const meta = JSON.parse(readFileSync(join(dir, 'meta.json'), 'utf8'));
   const h = createHash('sha256');
@@ -229,7 +234,8 @@ export function prepareKernel(pkg) {
     buildInitramfs(dir, initramfs);
     meta.initramfsInputs = inputs;
     meta.timings = { ...meta.timings, initramfsMs: Date.now() - t0 };
-    writeFileSync(join(dir, 'meta.json'), JSON.stringify(meta, null, 2) + '\n');
+    writeFileSync(join(dir, `meta.json.${process.pid}.tmp`), JSON.stringify(meta, null, 2) + '\n');
+    renameSync(join(dir, `meta.json.${process.pid}.tmp`), join(dir, 'meta.json'));
     log(`${pkg}: initramfs built in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
   }
   return { dir, vmlinux, initramfs, meta };
