@@ -71,7 +71,51 @@ export {
   RATE_LIMIT_SCOPE,
   SET_OPERATOR,
   SYSCALL_ABI,
+  VALUE_KIND,
+  BINARY_MATCH,
 } from './abi/enums.js';
 export type { AbiEnum, ActionName, ArgOperator, ArgType, HookKind, Mechanism, PolicyMode, SyscallAbi } from './abi/enums.js';
 export { DEFAULT_SYSCALL_TABLES, resolveSyscall } from './data/syscalls.js';
 export type { ResolvedSyscall, SyscallTables } from './data/syscalls.js';
+export { compilePolicy, chooseMechanism, bundleContentHash, policyUidOf } from './compile/compiler.js';
+export {
+  bundleFromJson,
+  bundleToHex,
+  bundleToJson,
+  compareBundleVersions,
+  isNewerBundle,
+  MAP_NAMES,
+  MAP_SPECS,
+} from './compile/bundle.js';
+export type {
+  Bundle,
+  BundleJson,
+  BundleVersion,
+  CompiledArg,
+  CompiledEnforcer,
+  CompiledHook,
+  IdentitySetRef,
+  MapEntry,
+  MapName,
+  MapSpec,
+  UserspaceExpr,
+} from './compile/bundle.js';
+export {
+  COMMON_TRACEPOINT_FORMATS,
+  fullNodeProfile,
+  MECHANISM_FLAGS,
+  parseNodeProfile,
+  tracepointOnlyNodeProfile,
+} from './compile/node-profile.js';
+export type { NodeMechanisms, NodeProfile, TracepointField } from './compile/node-profile.js';
+export {
+  ACTION_RECORD_BYTES,
+  ARG_DESC_BYTES,
+  BUNDLE_GRAMMAR_VERSION,
+  HOOK_CONFIG_BYTES,
+  NO_ID,
+  SELECTOR_PROGRAM_MAGIC,
+  STRING_KEY_BYTES,
+} from './compile/grammar.js';
+export { decodeActionTable, decodeHookConfig, decodeSelectorProgram } from './compile/decode.js';
+export type { DecodedAction, DecodedArgDesc, DecodedClause, DecodedHookConfig, DecodedSelector } from './compile/decode.js';

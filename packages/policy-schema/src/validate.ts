@@ -24,6 +24,7 @@ import {
   type TracingPolicySpec,
 } from './types.js';
 import {
+  INT_ARG_TYPES,
   parseCidr,
   parseFamily,
   parseInteger,
@@ -154,10 +155,6 @@ function ajvIssue(e: ErrorObject): PolicyIssue {
   }
 }
 
-const INT_ARG_TYPES: ReadonlySet<ArgType> = new Set<ArgType>([
-  'int', 'sint8', 'int8', 'uint8', 'sint16', 'int16', 'uint16', 'uint32', 'sint32', 'int32', 'ulong', 'uint64', 'size_t', 'long', 'sint64', 'int64',
-  'syscall64', 'capability', 'kernel_cap_t', 'cap_inheritable', 'cap_permitted', 'cap_effective', 'bpf_cmd',
-]);
 
 export const PRIV_PORT_OPERATORS: ReadonlySet<ArgOperator> = new Set<ArgOperator>(['SPortPriv', 'NotSportPriv', 'DPortPriv', 'NotDPortPriv']);
 

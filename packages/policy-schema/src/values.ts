@@ -1,5 +1,6 @@
 // Parsers for operand strings. The validator uses them to reject bad values with a precise error; the compiler
 // uses the same parsers to encode values, so what validates is exactly what compiles.
+import type { ArgType } from './abi/enums.js';
 import { ADDRESS_FAMILIES, IP_PROTOCOLS, lookupSymbol, TCP_STATES } from './data/net.js';
 
 const INT_RE = /^[-+]?(0[xX][0-9a-fA-F]+|0[oO][0-7]+|0[bB][01]+|[0-9]+)$/;
@@ -141,3 +142,9 @@ export function parseRateLimit(text: string): number | undefined {
 export function utf8Length(text: string): number {
   return Buffer.byteLength(text, 'utf8');
 }
+
+/** Argument types whose operands are integers (Equal / NotEqual compare numbers, not strings). */
+export const INT_ARG_TYPES: ReadonlySet<ArgType> = new Set<ArgType>([
+  'int', 'sint8', 'int8', 'uint8', 'sint16', 'int16', 'uint16', 'uint32', 'sint32', 'int32', 'ulong', 'uint64', 'size_t', 'long', 'sint64', 'int64',
+  'syscall64', 'capability', 'kernel_cap_t', 'cap_inheritable', 'cap_permitted', 'cap_effective', 'bpf_cmd',
+]);

@@ -186,8 +186,21 @@ export const CLAUSE_KIND = {
     namespace_changes: 8,
     capabilities: 9,
     capability_changes: 10,
-    workload: 11,
   },
+} as const satisfies AbiEnum;
+
+export const VALUE_KIND = {
+  cName: 'vg_value_kind',
+  prefix: 'VG_VAL_',
+  doc: 'Encoding of the operands of an arg / data / return_arg clause (see the grammar in compile/compiler.ts).',
+  values: { int: 1, str_set: 2, prefix_set: 3, postfix_set: 4, substr: 5, cidr: 6, ports: 7, ranges: 8, map_set: 9, expr: 10, file_types: 11, none: 12 },
+} as const satisfies AbiEnum;
+
+export const BINARY_MATCH = {
+  cName: 'vg_bin_match',
+  prefix: 'VG_BIN_',
+  doc: 'How a binaries clause compares the executable path with its set.',
+  values: { exact: 1, prefix: 2, postfix: 3 },
 } as const satisfies AbiEnum;
 
 export const NAMESPACE_KIND = {
@@ -234,6 +247,8 @@ export const ABI_ENUMS: readonly AbiEnum[] = [
   SET_OPERATOR,
   ACTION,
   CLAUSE_KIND,
+  VALUE_KIND,
+  BINARY_MATCH,
   NAMESPACE_KIND,
   CAP_SET,
   RATE_LIMIT_SCOPE,
@@ -248,6 +263,8 @@ export type ArgOperator = keyof typeof ARG_OPERATOR.values;
 export type SetOperator = keyof typeof SET_OPERATOR.values;
 export type ActionName = keyof typeof ACTION.values;
 export type ClauseKind = keyof typeof CLAUSE_KIND.values;
+export type ValueKind = keyof typeof VALUE_KIND.values;
+export type BinaryMatch = keyof typeof BINARY_MATCH.values;
 export type NamespaceKind = keyof typeof NAMESPACE_KIND.values;
 export type CapabilitySetName = keyof typeof CAP_SET.values;
 export type RateLimitScope = keyof typeof RATE_LIMIT_SCOPE.values;
