@@ -1,6 +1,7 @@
 /**
  * Userspace view of bpf/include/abi/events.h: koffi struct definitions with the same layout, the enum values, and
- * the byte offsets the decoders use (taken from these definitions, so there is one userspace source). The test
+ * the byte offsets the decoders use (taken from these definitions, so there is one userspace source). The structs
+ * are anonymous: koffi's type registry is process-wide, and named types could not be declared twice. The test
  * bpf/tests/layout.test.ts reads the BTF of the built objects and fails when any size, offset or enum value
  * here differs from the C side.
  */
@@ -47,7 +48,7 @@ export const abiEnums: Record<string, Record<string, number>> = {
   },
 };
 
-export const EventHdr = koffi.struct('vg_event_hdr', {
+export const EventHdr = koffi.struct({
   type: 'uint32_t',
   size: 'uint32_t',
   cpu: 'uint32_t',
@@ -56,7 +57,7 @@ export const EventHdr = koffi.struct('vg_event_hdr', {
   ktime: 'uint64_t',
 });
 
-export const ExecEvent = koffi.struct('vg_exec_event', {
+export const ExecEvent = koffi.struct({
   hdr: EventHdr,
   pid: 'uint32_t',
   tid: 'uint32_t',
@@ -80,7 +81,7 @@ export const ExecEvent = koffi.struct('vg_exec_event', {
   cwd: koffi.array('char', PATH_MAX),
 });
 
-export const ExitEvent = koffi.struct('vg_exit_event', {
+export const ExitEvent = koffi.struct({
   hdr: EventHdr,
   pid: 'uint32_t',
   tid: 'uint32_t',
@@ -89,7 +90,7 @@ export const ExitEvent = koffi.struct('vg_exit_event', {
   flags: 'uint32_t',
 });
 
-export const ForkEvent = koffi.struct('vg_fork_event', {
+export const ForkEvent = koffi.struct({
   hdr: EventHdr,
   pid: 'uint32_t',
   ppid: 'uint32_t',
@@ -97,7 +98,7 @@ export const ForkEvent = koffi.struct('vg_fork_event', {
   parent_ktime: 'uint64_t',
 });
 
-export const Proc = koffi.struct('vg_proc', {
+export const Proc = koffi.struct({
   exec_ktime: 'uint64_t',
   parent_ktime: 'uint64_t',
   ppid: 'uint32_t',
@@ -107,7 +108,7 @@ export const Proc = koffi.struct('vg_proc', {
   binary: koffi.array('char', PATH_MAX),
 });
 
-export const Stats = koffi.struct('vg_stats', {
+export const Stats = koffi.struct({
   seq: 'uint64_t',
   reserve_fail: 'uint64_t',
   exit_untracked: 'uint64_t',

@@ -33,8 +33,10 @@ export class LibbpfLog {
   }
 }
 
-function declare(lib: LibraryHandle) {
+function declare(lib: LibraryHandle, sampleFn: TypeObject, printFn: TypeObject) {
   const f = <T extends (...args: never[]) => unknown>(sig: string) => lib.func(sig) as unknown as T;
+  const g = <T extends (...args: never[]) => unknown>(name: string, ret: string, args: Array<string | TypeObject>) =>
+    lib.func(name, ret, args) as unknown as T;
   return {
     libbpf_major_version: f<() => number>('uint32_t libbpf_major_version()'),
     libbpf_minor_version: f<() => number>('uint32_t libbpf_minor_version()'),
@@ -95,14 +97,14 @@ function declare(lib: LibraryHandle) {
     bpf_obj_get: f<(path: string) => number>('int bpf_obj_get(str path)'),
     bpf_iter_create: f<(linkFd: number) => number>('int bpf_iter_create(int link_fd)'),
 
-    ring_buffer__new: f<(mapFd: number, cb: unknown, ctx: null, opts: null) => NativePtr | null>('void *ring_buffer__new(int map_fd, RingBufferSampleFn *cb, void *ctx, void *opts)'),
-    ring_buffer__add: f<(rb: NativePtr, mapFd: number, cb: unknown, ctx: null) => number>('int ring_buffer__add(void *rb, int map_fd, RingBufferSampleFn *cb, void *ctx)'),
+    ring_buffer__new: g<(mapFd: number, cb: unknown, ctx: null, opts: null) => NativePtr | null>('ring_buffer__new', 'void *', ['int', koffi.pointer(sampleFn), 'void *', 'void *']),
+    ring_buffer__add: g<(rb: NativePtr, mapFd: number, cb: unknown, ctx: null) => number>('ring_buffer__add', 'int', ['void *', 'int', koffi.pointer(sampleFn), 'void *']),
     ring_buffer__consume: f<(rb: NativePtr) => number>('int ring_buffer__consume(void *rb)'),
     ring_buffer__poll: f<(rb: NativePtr, timeoutMs: number) => number>('int ring_buffer__poll(void *rb, int timeout_ms)'),
     ring_buffer__epoll_fd: f<(rb: NativePtr) => number>('int ring_buffer__epoll_fd(void *rb)'),
     ring_buffer__free: f<(rb: NativePtr) => void>('void ring_buffer__free(void *rb)'),
 
-    libbpf_set_print: f<(fn: unknown) => unknown>('void *libbpf_set_print(LibbpfPrintFn *fn)'),
+    libbpf_set_print: g<(fn: unknown) => unknown>('libbpf_set_print', 'void *', [koffi.pointer(printFn)]),
   };
 }
 
@@ -117,6 +119,14 @@ function declareLibc(lib: LibraryHandle) {
 }
 
 export type LibbpfNative = ReturnType<typeof declare>;
+
+// Anonymous prototypes: koffi's type names are process-wide and could not be declared twice.
+function prototypes() {
+  return {
+    sampleFn: koffi.proto('int', ['void *', 'void *', 'size_t']),
+    printFn: koffi.proto('int', ['int', 'str', 'void *']),
+  };
+}
 export type LibcNative = ReturnType<typeof declareLibc>;
 
 export interface Native {
@@ -144,9 +154,8 @@ export function loadNative(): Native {
       `cannot load libbpf.so.1 (${(err as Error).message}); install it with: apt-get install libbpf1 libbpf-dev`,
     );
   }
-  const RingBufferSampleFn = koffi.proto('int RingBufferSampleFn(void *ctx, void *data, size_t size)');
-  koffi.proto('int LibbpfPrintFn(int level, str fmt, void *args)');
-  const bpf = declare(lib);
+  const { sampleFn: RingBufferSampleFn, printFn } = prototypes();
+  const bpf = declare(lib, RingBufferSampleFn, printFn);
   const c = declareLibc(libc);
   const log = new LibbpfLog();
   const buf = Buffer.alloc(4096);
@@ -155,7 +164,7 @@ export function loadNative(): Native {
     const text = buf.subarray(0, Math.max(0, Math.min(n, buf.length - 1))).toString('utf8');
     for (const line of text.split('\n')) if (line.trim()) log.push(line);
     return 0;
-  }, koffi.pointer('LibbpfPrintFn'));
+  }, koffi.pointer(printFn));
   bpf.libbpf_set_print(printer);
   native = { bpf, libc: c, log, RingBufferSampleFn, errno: () => koffi.errno() };
   return native;
