@@ -510,10 +510,9 @@ export class ApiCore {
     if (sameContent(old, next)) return this.present(t, old);
     if (opts.dryRun) return this.present(t, next);
     if (nm.deletionTimestamp && (nm.finalizers ?? []).length === 0) {
-      const gone = this.store.remove(t.storage, key)!;
-      const result = { ...next, metadata: { ...nm, resourceVersion: meta(gone).resourceVersion } };
-      this.afterRemove(t, result);
-      return this.present(t, result);
+      const gone = this.store.remove(t.storage, key, next)!;
+      this.afterRemove(t, gone);
+      return this.present(t, gone);
     }
     const stored = this.store.put(t.storage, key, next);
     if (t.kind === 'CustomResourceDefinition' && t.group === 'apiextensions.k8s.io') this.afterCrdWrite(name);

@@ -115,13 +115,14 @@ export class ObjectStore {
     return structuredClone(stored);
   }
 
-  remove(resource: string, key: string): Obj | undefined {
+  /** Deletes an object; `finalState` (the update that removed the last finalizer) is what watchers see. */
+  remove(resource: string, key: string, finalState?: Obj): Obj | undefined {
     const b = this.data.get(resource);
     const prev = b?.get(key);
     if (!b || !prev) return undefined;
     b.delete(key);
     const rv = this.nextResourceVersion();
-    const gone = structuredClone(prev);
+    const gone = structuredClone(finalState ?? prev);
     metaOf(gone).resourceVersion = String(rv);
     this.record({ type: 'DELETED', rv, resource, key, object: gone, prev });
     return structuredClone(gone);
