@@ -30,7 +30,7 @@ export interface MapSpec {
 
 /** Kernel map definitions matching the grammar; the BPF side declares the same (see policy_enums.h sizes). */
 export const MAP_SPECS: Readonly<Record<MapName, MapSpec>> = {
-  vg_hooks: { name: 'vg_hooks', type: 'hash', keySize: 4, valueSize: HOOK_CONFIG_BYTES, maxEntries: LIMITS.MAX_HOOKS_PER_POLICY * 8 },
+  vg_hooks: { name: 'vg_hooks', type: 'hash', keySize: 4, valueSize: HOOK_CONFIG_BYTES, maxEntries: LIMITS.MAX_HOOKS_PER_POLICY },
   vg_sel_prog: { name: 'vg_sel_prog', type: 'hash', keySize: 4, valueSize: LIMITS.MAX_SELECTOR_PROGRAM_BYTES, maxEntries: LIMITS.MAX_HOOKS_PER_POLICY },
   vg_actions: { name: 'vg_actions', type: 'hash', keySize: 4, valueSize: 4 + LIMITS.MAX_ACTIONS_PER_SELECTOR * ACTION_RECORD_BYTES, maxEntries: 4096 },
   vg_strings: { name: 'vg_strings', type: 'hash', keySize: 8 + STRING_KEY_BYTES, valueSize: 1, maxEntries: 65536 },
