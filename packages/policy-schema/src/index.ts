@@ -119,3 +119,5 @@ export {
 } from './compile/grammar.js';
 export { decodeActionTable, decodeHookConfig, decodeSelectorProgram } from './compile/decode.js';
 export type { DecodedAction, DecodedArgDesc, DecodedClause, DecodedHookConfig, DecodedSelector } from './compile/decode.js';
+export { EXIT_INVALID, EXIT_OK, EXIT_USAGE, POLICY_HELP, runPolicyCommand } from './cli/policy-command.js';
+export type { CommandIo } from './cli/policy-command.js';
