@@ -11,6 +11,7 @@ import { aggregatedDiscovery, apiGroup, apiGroupList, apiResourceList, apiVersio
 import { ApiServerError, badRequest } from './errors.js';
 import { Faults, type FaultMatch, type RequestAttributes } from './faults.js';
 import { gvPath, openApiV2, openApiV3ForGroupVersion, openApiV3Root } from './openapi.js';
+import { decodeProtobufObject } from './protobuf.js';
 import { authenticate, authorize, type AuthOptions, type TokenIdentity } from './rbac.js';
 import { apiVersionOf, type ResourceType } from './resources.js';
 import { objectKey, type Obj, type StoreSnapshot } from './store.js';
@@ -159,7 +160,7 @@ function parseResourcePath(core: ApiCore, segs: string[]): ParsedResourcePath | 
 
 const MAX_BODY = 3 * 1024 * 1024;
 
-async function readBody(req: IncomingMessage): Promise<string> {
+async function readBody(req: IncomingMessage): Promise<Buffer> {
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const c of req as AsyncIterable<Buffer>) {
@@ -167,11 +168,13 @@ async function readBody(req: IncomingMessage): Promise<string> {
     if (size > MAX_BODY) throw new ApiServerError('RequestEntityTooLarge', 413, 'Request entity too large: limit is 3145728');
     chunks.push(c);
   }
-  return Buffer.concat(chunks).toString('utf8');
+  return Buffer.concat(chunks);
 }
 
-function parseBody(raw: string, contentType: string | undefined): unknown {
+function parseBody(body: Buffer, contentType: string | undefined): unknown {
   const type = (contentType ?? 'application/json').split(';')[0]!.trim().toLowerCase();
+  if (type === 'application/vnd.kubernetes.protobuf') return decodeProtobufObject(body);
+  const raw = body.toString('utf8');
   if (type.includes('protobuf') || type.includes('cbor')) {
     throw new ApiServerError('UnsupportedMediaType', 415, `the body of the request was in an unknown format - accepted media types include: application/json, application/yaml`);
   }
@@ -429,7 +432,7 @@ export async function startTestApiServer(options: TestApiServerOptions = {}): Pr
         return;
       }
       case 'patch': {
-        const raw = await readBody(req);
+        const raw = (await readBody(req)).toString('utf8');
         const applyManager = q.get('fieldManager') ?? undefined;
         const ct = req.headers['content-type'] ?? '';
         const isApply = ct.startsWith('application/apply-patch');
@@ -439,7 +442,7 @@ export async function startTestApiServer(options: TestApiServerOptions = {}): Pr
       }
       case 'delete': {
         const raw = await readBody(req);
-        const body = (raw.trim() ? parseBody(raw, req.headers['content-type']) : {}) as { preconditions?: { uid?: string; resourceVersion?: string }; dryRun?: string[] };
+        const body = (raw.toString('utf8').trim() ? parseBody(raw, req.headers['content-type']) : {}) as { preconditions?: { uid?: string; resourceVersion?: string }; dryRun?: string[] };
         reply(200, core.delete(t, ns, p.name!, { ...(body.preconditions ? { preconditions: body.preconditions } : {}), dryRun: opts.dryRun || (body.dryRun ?? []).includes('All') }));
         return;
       }

@@ -1,0 +1,35 @@
+// `node dist/apiserver/cli.js [--port N] [--kubeconfig PATH] [--snapshot PATH] [--token T]`: serves the test API
+// server on 127.0.0.1 until SIGINT/SIGTERM and writes a kubeconfig for kubectl. `vigil dev-cluster` reuses it.
+import { parseArgs } from 'node:util';
+import { startTestApiServer } from './server.js';
+
+export async function main(argv: string[]): Promise<void> {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      port: { type: 'string', default: '0' },
+      kubeconfig: { type: 'string' },
+      snapshot: { type: 'string' },
+      token: { type: 'string' },
+    },
+  });
+  const server = await startTestApiServer({
+    port: Number(values.port),
+    ...(values.snapshot ? { snapshotPath: values.snapshot } : {}),
+    ...(values.token ? { auth: { tokens: { [values.token]: { user: 'admin', rules: 'cluster-admin' } } } } : {}),
+  });
+  if (values.kubeconfig) await server.writeKubeconfig(values.kubeconfig, values.token ? { token: values.token } : {});
+  process.stdout.write(`${JSON.stringify({ url: server.url, kubeconfig: values.kubeconfig ?? null })}\n`);
+  const stop = (): void => {
+    void server.stop().then(() => process.exit(0));
+  };
+  process.once('SIGINT', stop);
+  process.once('SIGTERM', stop);
+}
+
+if (process.argv[1] && import.meta.url === new URL(`file://${process.argv[1]}`).href) {
+  main(process.argv.slice(2)).catch((e: unknown) => {
+    console.error(e);
+    process.exit(1);
+  });
+}
