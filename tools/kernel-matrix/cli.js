@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // Kernel matrix CLI (docs/kernel-matrix.md). Plain ESM JavaScript so it runs before any build.
 //
-//   node tools/kernel-matrix/cli.js matrix [--kernels host,debian-6.1,...] [--suites a,b] [--mem MiB] [--report FILE]
+//   node tools/kernel-matrix/cli.js matrix [--kernels host,debian-6.1,...] [--suites a,b] [--mem MiB] [--jobs N] [--report FILE]
 //       run suites.json on every kernel of kernels.json and print the tables (`pnpm test:kernels`)
 //   node tools/kernel-matrix/cli.js run [--kernel NAME] [--timeout SECONDS] [--mem MiB] [--append ARGS] -- CMD [ARG...]
 //       run one command as root in a fresh guest (default kernel: debian-6.12; `host` runs it here); exits with its
@@ -16,7 +16,7 @@ import { prepareKernel, resolvePackage } from './lib/kernels.js';
 import { runMatrix, selectKernels } from './lib/matrix.js';
 import { repoRoot } from './lib/paths.js';
 
-const USAGE = 'usage: cli.js matrix [--kernels a,b] [--suites a,b] [--mem MiB] [--report FILE]\n'
+const USAGE = 'usage: cli.js matrix [--kernels a,b] [--suites a,b] [--mem MiB] [--jobs N] [--report FILE]\n'
   + '       cli.js run [--kernel NAME] [--timeout SECONDS] [--mem MiB] [--append ARGS] -- CMD [ARG...]\n'
   + '       cli.js fetch [KERNEL...]\n'
   + '       cli.js list';
@@ -48,8 +48,9 @@ async function main(argv) {
   const [command, ...args] = argv;
   switch (command) {
     case 'matrix': {
-      const { flags } = parseArgs(args, ['kernels', 'suites', 'mem', 'report']);
+      const { flags } = parseArgs(args, ['kernels', 'suites', 'mem', 'report', 'jobs']);
       return runMatrix({
+        jobs: flags.jobs ? positive(flags.jobs, '--jobs') : 1,
         kernels: list(flags.kernels), suites: list(flags.suites),
         memMiB: flags.mem ? positive(flags.mem, '--mem') : undefined, reportPath: flags.report,
       });

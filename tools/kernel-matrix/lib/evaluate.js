@@ -2,6 +2,7 @@
 //
 // Input, one entry per kernel, in matrix order:
 //   { kernel, release, status, timedOut,            leg exit status (0 = the leg ran everything)
+//     expect: { <cap>: boolean } | undefined,       what the probe must report (kernels.json)
 //     caps: { <cap>: { available, reason } } | null, the probe's capabilities
 //     suites: { <suite>: { ran, status, timedOut, jest: <jest --json> | null, skips: [{ test, missing, reason }] } } }
 // Output: { capabilities, kernels, tests: Map(testId -> Map(kernel -> cell)), problems: [string], counts }
@@ -11,7 +12,9 @@
 //   1. every leg exits 0, reports capabilities, and runs each of its suites to completion;
 //   2. no test fails, and a suite that exits non-zero must show a failed test (else: jest/runtime error);
 //   3. a test skipped for capability C on kernel K: K's probe must report C missing (consistent skip), and the
-//      test must pass on some other kernel of the matrix whose probe reports C available (no mechanism untested).
+//      test must pass on some other kernel of the matrix whose probe reports C available (no mechanism untested);
+//   4. a kernel with `expect: { <cap>: true|false }` (kernels.json) must probe exactly so: a guest that loses LSM
+//      BPF or kprobes because of a set-up regression fails loudly instead of turning passes into skips.
 
 /** Test identity across kernels: suite name and jest's full test name. */
 export const testId = (suite, fullName) => `${suite} › ${fullName}`;
@@ -30,6 +33,12 @@ export function evaluate(legs) {
     if (leg.timedOut) problems.push(`${k}: the leg timed out and was killed`);
     else if (leg.status !== 0) problems.push(`${k}: the leg exited ${leg.status}`);
     if (!leg.caps) problems.push(`${k}: the capability probe reported nothing`);
+    for (const [cap, want] of Object.entries(leg.expect ?? {})) {
+      const got = leg.caps?.[cap];
+      if (leg.caps && Boolean(got?.available) !== want) {
+        problems.push(`${k}: expected ${cap} ${want ? 'available' : 'missing'}, the probe says ${got ? (got.available ? 'available' : `missing (${got.reason})`) : 'nothing'}`);
+      }
+    }
     for (const [suite, s] of Object.entries(leg.suites)) {
       if (!s.ran) { problems.push(`${k}: suite ${suite} did not run`); continue; }
       if (s.timedOut) problems.push(`${k}: suite ${suite} timed out`);

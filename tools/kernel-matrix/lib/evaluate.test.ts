@@ -54,6 +54,11 @@ describe('kernel matrix rules', () => {
     expect(r.problems.some((p) => p.includes('passes on no kernel'))).toBe(true);
   });
 
+  test('a kernel whose probe contradicts its expectations is a problem', () => {
+    const g = { ...leg('g1', { lsm: no('bpf not in active LSMs (lockdown,capability)'), kprobe: yes }, {}), expect: { lsm: true, kprobe: true } };
+    expect(evaluate([g]).problems).toEqual(['g1: expected lsm available, the probe says missing (bpf not in active LSMs (lockdown,capability))']);
+  });
+
   test('failures, unknown capabilities, dead legs and suites that error without a failed test are problems', () => {
     const bad = leg('g1', { lsm: yes }, { a: 'failed', b: 'passed' }, { b: 'warp-drive' });
     const dead = { ...leg('g2', {}, {}), status: 124, timedOut: true, caps: null };

@@ -1,5 +1,5 @@
 // `pnpm test:kernels`: runs the suites of suites.json on every kernel of kernels.json, one leg (one guest, or the
-// host itself) per kernel, one guest at a time, then prints the capability × kernel and test × kernel tables and
+// host itself) per kernel, one guest at a time unless --jobs says otherwise, then prints the capability × kernel and test × kernel tables and
 // exits non-zero when lib/evaluate.js finds a problem.
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -49,7 +49,7 @@ function readJson(path) {
 }
 
 /** Runs the matrix; returns the process exit status. */
-export async function runMatrix({ kernels: kernelNames, suites: suiteNames, memMiB = 1024, reportPath } = {}) {
+export async function runMatrix({ kernels: kernelNames, suites: suiteNames, memMiB = 1024, reportPath, jobs = 1 } = {}) {
   const t0 = Date.now();
   const config = loadConfig('suites.json');
   const suites = config.suites.filter((s) => !suiteNames?.length || suiteNames.includes(s.name));
@@ -63,8 +63,9 @@ export async function runMatrix({ kernels: kernelNames, suites: suiteNames, memM
   }
 
   const timings = [];
-  const legs = [];
-  for (const spec of specs) {
+  const legs = new Array(specs.length);
+  const width = Math.max(...specs.map((s) => s.name.length)) + 1;
+  const runLeg = async (spec, index) => {
     const legSuites = suites.filter((s) => !s.kernels || s.kernels.includes(spec.name));
     let kernel = null;
     let pkg = null;
@@ -83,12 +84,13 @@ export async function runMatrix({ kernels: kernelNames, suites: suiteNames, memM
     log(`=== ${spec.name}${pkg ? ` (${pkg}, ${kernel.meta.version})` : ' (host kernel, no guest)'}: ${plan.suites.map((s) => s.name).join(', ')}`);
     const r = await runCommand(kernel, ['node', 'tools/kernel-matrix/leg.js'], {
       timeoutMs, memMiB, append: spec.append ?? '', files: { 'plan.json': JSON.stringify(plan, null, 2) },
-      onLine: (l) => process.stdout.write(`${spec.name.padEnd(12)}| ${l}\n`),
+      onLine: (l) => process.stdout.write(`${spec.name.padEnd(width)}| ${l}\n`),
     });
     const legResult = readJson(join(r.ctl, 'leg.json')) ?? { suites: {} };
     const caps = readJson(join(r.ctl, 'caps.json'));
-    legs.push({
+    legs[index] = {
       kernel: spec.name,
+      expect: spec.expect,
       release: caps?.kernel ?? kernel?.meta.release ?? null,
       package: pkg,
       status: r.status,
@@ -107,10 +109,17 @@ export async function runMatrix({ kernels: kernelNames, suites: suiteNames, memM
           skips: existsSync(skipsFile) ? parseSkips(readFileSync(skipsFile, 'utf8')) : [],
         }];
       })),
-    });
+    };
     timings.push({ kernel: spec.name, step: 'leg', ms: r.wallMs, bootMs: r.bootMs, suites: legResult.suites });
     r.cleanup();
-  }
+  };
+
+  // The host leg first (it also warms the shared jest cache), then the guests, `jobs` at a time.
+  const order = specs.map((spec, i) => ({ spec, i }));
+  for (const { spec, i } of order.filter((o) => o.spec.host)) await runLeg(spec, i);
+  const queue = order.filter((o) => !o.spec.host);
+  const worker = async () => { for (let next = queue.shift(); next; next = queue.shift()) await runLeg(next.spec, next.i); };
+  await Promise.all(Array.from({ length: Math.max(1, jobs) }, worker));
 
   const result = evaluate(legs);
   const report = formatReport(result);
