@@ -108,7 +108,8 @@ function sameContent(a: Obj, b: Obj): boolean {
   const strip = (o: Obj): Obj => {
     const m = { ...(o.metadata as Obj) };
     delete m.resourceVersion;
-    delete m.managedFields;
+    // ownership changes are writes; a new timestamp alone is not
+    if (Array.isArray(m.managedFields)) m.managedFields = (m.managedFields as Obj[]).map(({ time: _t, ...rest }) => rest);
     return { ...o, metadata: m };
   };
   return canonicalJson(strip(a)) === canonicalJson(strip(b));
@@ -468,6 +469,7 @@ export class ApiCore {
       next = structuredClone(old);
       if ('status' in incoming) next.status = incoming.status;
       else delete next.status;
+      if (operation === 'Apply') meta(next).managedFields = meta(incoming).managedFields;
       if (!t.builtin) {
         // the CRD status strategy keeps all of metadata; built-ins (pods, nodes) take labels/annotations too
       } else {
