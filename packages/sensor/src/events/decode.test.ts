@@ -1,6 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
 import { EventType, OFF, SIZE } from '../abi/layout.js';
-import { DecodeError, decodeRecord, splitArgv } from './decode.js';
+import { DecodeError, decodeRecord, splitArgv, viewOf } from './decode.js';
 
 function header(buf: Buffer, type: number, cpu: number, seq: bigint, ktime: bigint): void {
   buf.writeUInt32LE(type, OFF.hdr.type);
@@ -10,9 +10,16 @@ function header(buf: Buffer, type: number, cpu: number, seq: bigint, ktime: bigi
   buf.writeBigUInt64LE(ktime, OFF.hdr.ktime);
 }
 
-const ab = (b: Buffer) => b.buffer.slice(b.byteOffset, b.byteOffset + b.length) as ArrayBuffer;
 
 describe('decodeRecord', () => {
+  it('decodes a record at an offset inside a larger view', () => {
+    const x = Buffer.alloc(SIZE.exit);
+    header(x, EventType.EXIT, 3, 1n, 2n);
+    x.writeUInt32LE(77, OFF.exit.pid);
+    const big = Buffer.concat([Buffer.alloc(24, 0xee), x]);
+    expect(decodeRecord(viewOf(big), 24, x.length)).toMatchObject({ kind: 'exit', cpu: 3, pid: 77 });
+  });
+
   it('decodes an exec record field by field', () => {
     const b = Buffer.alloc(SIZE.exec);
     header(b, EventType.EXEC, 1, 42n, 123456789n);
@@ -36,7 +43,7 @@ describe('decodeRecord', () => {
     b.writeUInt16LE(11, o.binary_len);
     b.write('/tmp', o.cwd);
     b.writeUInt16LE(4, o.cwd_len);
-    const r = decodeRecord(ab(b), b.length);
+    const r = decodeRecord(viewOf(b), 0, b.length);
     expect(r).toEqual({
       kind: 'exec', cpu: 1, seq: 42n, ktime: 123456789n, pid: 100, tid: 101, ppid: 1, flags: 1,
       execKtime: 123456789n, parentKtime: 5n, cgroupId: 0xffff_ffff_ffffn, uid: 1000, euid: 0, gid: 100, egid: 0,
@@ -51,26 +58,27 @@ describe('decodeRecord', () => {
     x.writeUInt32LE(56, OFF.exit.tid);
     x.writeBigUInt64LE(3n, OFF.exit.exec_ktime);
     x.writeUInt32LE((3 << 8) | 0, OFF.exit.exit_code);
-    expect(decodeRecord(ab(x), x.length)).toMatchObject({ kind: 'exit', pid: 55, tid: 56, execKtime: 3n, exitCode: 768 });
+    expect(decodeRecord(viewOf(x), 0, x.length)).toMatchObject({ kind: 'exit', pid: 55, tid: 56, execKtime: 3n, exitCode: 768 });
     const f = Buffer.alloc(SIZE.fork);
     header(f, EventType.FORK, 0, 8n, 10n);
     f.writeUInt32LE(57, OFF.fork.pid);
     f.writeUInt32LE(55, OFF.fork.ppid);
-    expect(decodeRecord(ab(f), f.length)).toMatchObject({ kind: 'fork', pid: 57, ppid: 55 });
+    expect(decodeRecord(viewOf(f), 0, f.length)).toMatchObject({ kind: 'fork', pid: 57, ppid: 55 });
   });
 
   it('rejects short and unknown records with a typed error', () => {
     const b = Buffer.alloc(SIZE.hdr);
     header(b, 99, 0, 0n, 0n);
-    expect(() => decodeRecord(ab(b), b.length)).toThrow(DecodeError);
-    expect(() => decodeRecord(ab(b), 8)).toThrow(/shorter than its header/);
+    expect(() => decodeRecord(viewOf(b), 0, b.length)).toThrow(DecodeError);
+    expect(() => decodeRecord(viewOf(b), 0, 8)).toThrow(/shorter than its header/);
     header(b, EventType.EXEC, 0, 0n, 0n);
-    expect(() => decodeRecord(ab(b), b.length)).toThrow(/exec record of 32 bytes/);
+    expect(() => decodeRecord(viewOf(b), 0, b.length)).toThrow(/exec record of 32 bytes/);
   });
 
   it('splits argv on NULs without inventing a trailing empty argument', () => {
-    const bytes = new Uint8Array(Buffer.from('a\0\0b'));
+    const bytes = Buffer.from('a\0\0b');
     expect(splitArgv(bytes, 0, bytes.length)).toEqual(['a', '', 'b']);
-    expect(splitArgv(new Uint8Array(Buffer.from('x\0')), 0, 2)).toEqual(['x']);
+    expect(splitArgv(Buffer.from('x\0'), 0, 2)).toEqual(['x']);
+    expect(splitArgv(Buffer.from('zzab\0cd\0ef'), 2, 6)).toEqual(['ab', 'cd']); // bounded by len, offset honoured
   });
 });

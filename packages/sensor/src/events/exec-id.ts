@@ -21,11 +21,19 @@ export class KtimeClock {
   }
 }
 
+let lastSecs = -1n;
+let lastBase = '';
+
 /** RFC 3339 in UTC with 0, 3, 6 or 9 fractional digits, as protobuf's JSON mapping prints Timestamps. */
 export function rfc3339(epochNs: bigint): string {
   const secs = epochNs / 1_000_000_000n;
   const nanos = Number(epochNs % 1_000_000_000n);
-  const base = new Date(Number(secs) * 1000).toISOString().slice(0, 19);
+  if (secs !== lastSecs) {
+    // events arrive in bursts within one second: format the date part once per second
+    lastSecs = secs;
+    lastBase = new Date(Number(secs) * 1000).toISOString().slice(0, 19);
+  }
+  const base = lastBase;
   if (nanos === 0) return `${base}Z`;
   const nine = nanos.toString().padStart(9, '0');
   if (nine.endsWith('000000')) return `${base}.${nine.slice(0, 3)}Z`;

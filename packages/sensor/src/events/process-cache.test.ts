@@ -1,8 +1,8 @@
 import { describe, expect, it } from '@jest/globals';
 import { ProcFlags } from '../abi/layout.js';
-import { ProcessCache, type ProcessInfo } from './process-cache.js';
+import { ProcessCache, type NewProcess, type ProcessInfo } from './process-cache.js';
 
-function proc(cache: ProcessCache, pid: number, ktime: bigint, parent?: ProcessInfo): Omit<ProcessInfo, 'refs' | 'exited'> {
+function proc(cache: ProcessCache, pid: number, ktime: bigint, parent?: ProcessInfo): NewProcess {
   return {
     execId: cache.idFor(ktime, pid), pid, tid: pid, ppid: parent?.pid ?? 0, parentExecId: parent?.execId,
     binary: `/bin/p${pid}`, args: [], cwd: '/', uid: 0, euid: 0, gid: 0, egid: 0, auid: 0, cgroupId: 0n, ktime, flags: ProcFlags.EXECVE,

@@ -30,7 +30,15 @@ export interface ProcessInfo {
   /** 1 while running, +1 per cached child that names it as parent */
   refs: number;
   exited: boolean;
+  /**
+   * The JSON exporter's memo of this process's serialized form (a cached process never changes, and the same
+   * process appears in many events as process, parent or ancestor). Owned by export/json.ts.
+   */
+  json: string | undefined;
 }
+
+/** What a producer of processes supplies; the cache owns the rest. */
+export type NewProcess = Omit<ProcessInfo, 'refs' | 'exited' | 'json'>;
 
 export interface ProcessCacheStats {
   size: number;
@@ -86,10 +94,13 @@ export class ProcessCache {
   }
 
   /** Adds a process (from an exec record, a fork record or the /proc scan) and makes it current for its pid. */
-  insert(info: Omit<ProcessInfo, 'refs' | 'exited'>): ProcessInfo {
+  insert(info: NewProcess): ProcessInfo {
     const existing = this.byId.get(info.execId);
     if (existing) return existing;
-    const entry: ProcessInfo = { ...info, refs: 1, exited: false };
+    const entry = info as ProcessInfo; // takes ownership of the object: no copy on the hot path
+    entry.refs = 1;
+    entry.exited = false;
+    entry.json = undefined;
     const parent = this.get(info.parentExecId);
     if (parent) parent.refs++;
     const previous = this.byPidNow(info.pid);

@@ -16,7 +16,7 @@ const cache = new ProcessCache({ node: 'node-1' });
 function p(over: Partial<ProcessInfo>): ProcessInfo {
   return {
     execId: '', pid: 0, tid: 0, ppid: 0, parentExecId: undefined, binary: '', args: [], cwd: '', uid: 0, euid: 0,
-    gid: 0, egid: 0, auid: 0xffffffff, cgroupId: 0n, ktime: 0n, flags: 0, refs: 1, exited: false, ...over,
+    gid: 0, egid: 0, auid: 0xffffffff, cgroupId: 0n, ktime: 0n, flags: 0, refs: 1, exited: false, json: undefined, ...over,
   };
 }
 
@@ -26,7 +26,7 @@ const child = p({
   args: ['hi there', 'x'], cwd: '/home/u', uid: 1000, euid: 1000, gid: 1000, egid: 1000, auid: 1000, cgroupId: 4242n, ktime: 2_500_000_000n, flags: ProcFlags.EXECVE,
 });
 const execEv: SensorEvent = { type: 'process_exec', timeNs: clock.wallNs(2_500_000_000n), process: child, parent, ancestors: undefined };
-const exitEv: SensorEvent = { type: 'process_exit', timeNs: clock.wallNs(3_000_000_000n), process: { ...child, refs: 0 }, parent, ancestors: undefined, status: 0, signal: 9 };
+const exitEv: SensorEvent = { type: 'process_exit', timeNs: clock.wallNs(3_000_000_000n), process: { ...child, refs: 0, json: undefined }, parent, ancestors: undefined, status: 0, signal: 9 };
 
 function golden(name: string, actual: string): void {
   const path = `${GOLDEN}${name}`;

@@ -44,10 +44,14 @@ export function formatFlags(p: ProcessInfo): string {
 type Json = Record<string, unknown>;
 
 export class TetragonJsonFormatter implements EventFormatter {
+  private readonly nodeJson: string;
+
   constructor(
     private readonly node: string,
     private readonly clock: KtimeClock,
-  ) {}
+  ) {
+    this.nodeJson = JSON.stringify(node);
+  }
 
   process(p: ProcessInfo): Json {
     const o: Json = {};
@@ -63,24 +67,28 @@ export class TetragonJsonFormatter implements EventFormatter {
     o.start_time = rfc3339(this.clock.wallNs(p.ktime));
     o.auid = p.auid;
     if (p.parentExecId) o.parent_exec_id = p.parentExecId;
-    if (p.refs > 0) o.refcnt = p.refs;
     o.tid = p.tid;
     o.process_credentials = { uid: p.uid, gid: p.gid, euid: p.euid, egid: p.egid };
     if (p.cgroupId !== 0n) o.cgroup_id = p.cgroupId.toString();
     return o;
   }
 
+  /** A cached process never changes, so it is serialized once and reused in every event that names it. */
+  private fragment(p: ProcessInfo): string {
+    return (p.json ??= JSON.stringify(this.process(p)));
+  }
+
   format(ev: SensorEvent): string {
-    const body: Json = { process: this.process(ev.process) };
-    if (ev.parent) body.parent = this.process(ev.parent);
-    if (ev.ancestors && ev.ancestors.length > 0) body.ancestors = ev.ancestors.map((a) => this.process(a));
     const time = rfc3339(ev.timeNs);
+    let body = `{"process":${this.fragment(ev.process)}`;
+    if (ev.parent) body += `,"parent":${this.fragment(ev.parent)}`;
+    if (ev.ancestors && ev.ancestors.length > 0) body += `,"ancestors":[${ev.ancestors.map((a) => this.fragment(a)).join(',')}]`;
     if (ev.type === 'process_exit') {
-      if (ev.signal) body.signal = signalName(ev.signal);
-      if (ev.status) body.status = ev.status;
-      body.time = time;
+      if (ev.signal) body += `,"signal":"${signalName(ev.signal)}"`;
+      if (ev.status) body += `,"status":${ev.status}`;
+      body += `,"time":"${time}"`;
     }
-    return JSON.stringify({ [ev.type]: body, node_name: this.node, time });
+    return `{"${ev.type}":${body}},"node_name":${this.nodeJson},"time":"${time}"}`;
   }
 }
 

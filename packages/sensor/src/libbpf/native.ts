@@ -93,6 +93,7 @@ function declare(lib: LibraryHandle, sampleFn: TypeObject, printFn: TypeObject) 
     bpf_map_update_batch: f<(fd: number, keys: Buffer, values: Buffer, count: Buffer, opts: null) => number>('int bpf_map_update_batch(int fd, const uint8_t *keys, const uint8_t *values, _Inout_ uint32_t *count, void *opts)'),
     bpf_map_delete_batch: f<(fd: number, keys: Buffer, count: Buffer, opts: null) => number>('int bpf_map_delete_batch(int fd, const uint8_t *keys, _Inout_ uint32_t *count, void *opts)'),
 
+    bpf_prog_test_run_opts: f<(progFd: number, opts: Buffer) => number>('int bpf_prog_test_run_opts(int prog_fd, _Inout_ uint8_t *opts)'),
     bpf_obj_pin: f<(fd: number, path: string) => number>('int bpf_obj_pin(int fd, str path)'),
     bpf_obj_get: f<(path: string) => number>('int bpf_obj_get(str path)'),
     bpf_iter_create: f<(linkFd: number) => number>('int bpf_iter_create(int link_fd)'),
@@ -115,6 +116,9 @@ function declareLibc(lib: LibraryHandle) {
     vsnprintf: f<(buf: Buffer, size: number, fmt: string, args: NativePtr) => number>('int vsnprintf(_Out_ uint8_t *buf, size_t size, str fmt, void *args)'),
     fanotify_init: f<(flags: number, eventFlags: number) => number>('int fanotify_init(unsigned int flags, unsigned int event_f_flags)'),
     getpid: f<() => number>('int getpid()'),
+    mmap: f<(addr: null, len: number, prot: number, flags: number, fd: number, off: number) => NativePtr | null>('void *mmap(void *addr, size_t len, int prot, int flags, int fd, int64_t off)'),
+    munmap: f<(addr: NativePtr, len: number) => number>('int munmap(void *addr, size_t len)'),
+    sysconf: f<(name: number) => number>('long sysconf(int name)'),
   };
 }
 

@@ -79,6 +79,27 @@ export class BpfProgram {
     return link;
   }
 
+  /**
+   * Runs the program once through BPF_PROG_TEST_RUN with `ctx` as its context (raw_tp: the u64 args), on `cpu`
+   * when given. Returns the program's return value and the kernel's run time in ns.
+   */
+  testRun(ctx: Buffer, cpu?: number): { retval: number; durationNs: number } {
+    // struct bpf_test_run_opts (libbpf 1.x): sz@0 data_in@8 data_out@16 data_size_in@24 data_size_out@28
+    // ctx_in@32 ctx_out@40 ctx_size_in@48 ctx_size_out@52 retval@56 repeat@60 duration@64 flags@68 cpu@72
+    const opts = Buffer.alloc(80);
+    opts.writeBigUInt64LE(80n, 0);
+    opts.writeBigUInt64LE(BigInt(koffi.address(ctx)), 32);
+    opts.writeUInt32LE(ctx.length, 48);
+    if (cpu !== undefined) {
+      opts.writeUInt32LE(1 /* BPF_F_TEST_RUN_ON_CPU */, 68);
+      opts.writeUInt32LE(cpu, 72);
+    }
+    const n = loadNative();
+    const ret = n.bpf.bpf_prog_test_run_opts(this.fd, opts);
+    if (ret < 0) throw new LibbpfError('SYSCALL_FAILED', `test run of ${this.name} failed`, -ret);
+    return { retval: opts.readUInt32LE(56), durationNs: opts.readUInt32LE(64) };
+  }
+
   private wrap(what: string, attach: (b: ReturnType<typeof loadNative>['bpf']) => NativePtr | null): BpfLink {
     const n = loadNative();
     const mark = n.log.begin();

@@ -11,8 +11,9 @@ import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { OFF, PROCS_SCHEMA, ProcFlags, SIZE } from '../abi/layout.js';
 import { decodeRecord } from '../events/decode.js';
-import { KtimeClock } from '../events/exec-id.js';
-import { ProcessCache, type ProcessInfo } from '../events/process-cache.js';
+import type { KtimeClock } from '../events/exec-id.js';
+import { EventPipeline } from '../events/pipeline.js';
+import type { NewProcess, ProcessCache } from '../events/process-cache.js';
 import { listPids, readProc } from '../events/procfs.js';
 import { SequenceTracker } from '../events/sequence.js';
 import type { KernelRecord } from '../events/types.js';
@@ -20,12 +21,13 @@ import type { SensorEvent } from '../export/model.js';
 import {
   BpfObject,
   LibbpfError,
-  RingBufferReader,
+  MappedRingBuffer,
   UpdateFlags,
   closeFd,
   iterCreate,
   type BpfLink,
   type BpfMap,
+  type RingView,
 } from '../libbpf/index.js';
 
 export interface ProcessLifecycleOptions {
@@ -68,10 +70,9 @@ const CLK_TCK = 100;
 export class ProcessLifecycleSensor implements Disposable {
   private readonly obj: BpfObject;
   private readonly links: BpfLink[] = [];
-  private reader: RingBufferReader | undefined;
-  readonly cache: ProcessCache;
+  private reader: MappedRingBuffer | undefined;
+  readonly pipeline: EventPipeline;
   readonly sequence = new SequenceTracker();
-  private readonly clock: KtimeClock;
   private decodeErrors = 0;
   private seeded = 0;
   private seedMethod: 'task_iter' | 'procfs' = 'task_iter';
@@ -79,8 +80,13 @@ export class ProcessLifecycleSensor implements Disposable {
   private exitBase = 0n;
 
   private constructor(private readonly opts: ProcessLifecycleOptions) {
-    this.clock = opts.clock ?? new KtimeClock();
-    this.cache = new ProcessCache({ node: opts.node, maxEntries: opts.maxCachedProcesses });
+    this.pipeline = new EventPipeline({
+      node: opts.node,
+      ancestors: opts.ancestors,
+      maxCachedProcesses: opts.maxCachedProcesses,
+      clock: opts.clock,
+      onEvent: opts.onEvent,
+    });
     this.obj = BpfObject.open(opts.objectPath);
   }
 
@@ -93,6 +99,10 @@ export class ProcessLifecycleSensor implements Disposable {
       throw err;
     }
     return s;
+  }
+
+  get cache(): ProcessCache {
+    return this.pipeline.cache;
   }
 
   private get procs(): BpfMap {
@@ -112,7 +122,8 @@ export class ProcessLifecycleSensor implements Disposable {
     for (const [cpu, st] of stats.entries()) this.sequence.setBase(cpu, st.seq);
     this.reserveBase = stats.reduce((a, s) => a + s.reserveFail, 0n);
     this.exitBase = stats.reduce((a, s) => a + s.exitUntracked, 0n);
-    this.reader = new RingBufferReader(this.obj.map('vg_events').fd, (data, size) => this.onRaw(data, size), (err) =>
+    const events = this.obj.map('vg_events');
+    this.reader = new MappedRingBuffer(events.fd, events.maxEntries, (view, off, size) => this.onRaw(view, off, size), (err) =>
       opts.logger.warn({ err }, 'event handler failed'),
     );
     for (const name of ['vg_exec', 'vg_fork', 'vg_exit']) this.links.push(this.obj.program(name).attachTrace());
@@ -190,7 +201,7 @@ export class ProcessLifecycleSensor implements Disposable {
 
   /** Fills the userspace cache with every running process, parents before children. */
   private scanProc(): void {
-    const found: Array<Omit<ProcessInfo, 'refs' | 'exited'>> = [];
+    const found: NewProcess[] = [];
     for (const pid of listPids()) {
       const key = Buffer.alloc(4);
       key.writeUInt32LE(pid);
@@ -224,74 +235,17 @@ export class ProcessLifecycleSensor implements Disposable {
     for (const p of found) this.cache.insert(p);
   }
 
-  private onRaw(data: ArrayBuffer, size: number): void {
+  private onRaw(view: RingView, offset: number, size: number): void {
     let rec: KernelRecord;
     try {
-      rec = decodeRecord(data, size);
+      rec = decodeRecord(view, offset, size);
     } catch (err) {
       this.decodeErrors++;
       throw err;
     }
     this.sequence.observe(rec.cpu, rec.seq);
     this.opts.onRecord?.(rec);
-    this.handle(rec);
-  }
-
-  /** Enriches one record and emits the resulting event (exported for the pipeline benchmark). */
-  handle(rec: KernelRecord): void {
-    const { cache, opts } = this;
-    switch (rec.kind) {
-      case 'exec': {
-        const p = cache.fromExec(rec);
-        opts.onEvent({
-          type: 'process_exec',
-          timeNs: this.clock.wallNs(rec.ktime),
-          process: p,
-          parent: cache.get(p.parentExecId),
-          ancestors: opts.ancestors > 0 ? cache.ancestors(p, opts.ancestors + 1).slice(1) : undefined,
-        });
-        return;
-      }
-      case 'fork':
-        cache.fromFork(rec);
-        return;
-      case 'exit': {
-        const id = cache.idFor(rec.execKtime, rec.pid);
-        const p: ProcessInfo = cache.get(id) ?? {
-          execId: id,
-          pid: rec.pid,
-          tid: rec.tid,
-          ppid: 0,
-          parentExecId: undefined,
-          binary: '',
-          args: [],
-          cwd: '',
-          uid: 0,
-          euid: 0,
-          gid: 0,
-          egid: 0,
-          auid: 0xffffffff,
-          cgroupId: 0n,
-          ktime: rec.execKtime,
-          flags: 0,
-          refs: 0,
-          exited: true,
-        };
-        opts.onEvent({
-          type: 'process_exit',
-          timeNs: this.clock.wallNs(rec.ktime),
-          process: p,
-          parent: cache.get(p.parentExecId),
-          ancestors: opts.ancestors > 0 ? cache.ancestors(p, opts.ancestors + 1).slice(1) : undefined,
-          status: (rec.exitCode >> 8) & 0xff,
-          signal: rec.exitCode & 0x7f,
-        });
-        cache.markExited(p);
-        return;
-      }
-      case 'test':
-        return;
-    }
+    this.pipeline.handle(rec);
   }
 
   /** Consumes what is queued now (tests use it to avoid waiting for the poll). */
