@@ -63,7 +63,7 @@ export function allowed(id: TokenIdentity, a: ResourceAttributes): boolean {
 
 export function forbidden(id: TokenIdentity, a: ResourceAttributes): ApiServerError {
   const res = a.subresource ? `${a.resource}/${a.subresource}` : a.resource;
-  const subject = a.name ? `${qualifiedResource(a.group, res)} "${a.name}"` : qualifiedResource(a.group, res);
+  const subject = a.name ? `${qualifiedResource(a.group, a.resource)} "${a.name}"` : qualifiedResource(a.group, a.resource);
   const scope = a.namespace ? `in the namespace "${a.namespace}"` : 'at the cluster scope';
   const details: { name?: string; group: string; kind: string } = { group: a.group, kind: a.resource };
   if (a.name) details.name = a.name;
