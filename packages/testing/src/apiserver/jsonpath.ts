@@ -75,7 +75,10 @@ function parseFilter(body: string, whole: string): Step {
   const m = /^@((?:\.[^=!<>\s]+|\[[^\]]*\])*)\s*(==|!=|<=|>=|<|>)?\s*(.*)$/.exec(body);
   if (!m) throw new JsonPathError(`unsupported filter ${body} in JSONPath ${whole}`);
   const path = parseSteps(m[1]!, whole);
-  if (!m[2]) return { kind: 'filter', path };
+  if (!m[2]) {
+    if (m[3]!.trim() !== '') throw new JsonPathError(`unsupported filter ${body} in JSONPath ${whole}`);
+    return { kind: 'filter', path };
+  }
   const lit = m[3]!.trim();
   let value: unknown;
   if (/^".*"$/.test(lit) || /^'.*'$/.test(lit)) value = lit.slice(1, -1);
