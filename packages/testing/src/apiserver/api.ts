@@ -100,7 +100,7 @@ function canonicalJson(v: unknown): string {
 
 function withoutKeys(o: Obj, keys: string[]): Obj {
   const c: Obj = { ...o };
-  for (const k of keys) delete c[k];
+  for (const k of keys) Reflect.deleteProperty(c, k);
   return c;
 }
 
@@ -149,7 +149,7 @@ export class ApiCore {
 
   /** Creates the namespaces every cluster has. */
   bootstrap(): void {
-    const nsType = this.lookup('', 'v1', 'namespaces')!;
+    const nsType = this.mustLookup('', 'v1', 'namespaces');
     for (const name of INITIAL_NAMESPACES) {
       if (!this.store.get(nsType.storage, objectKey(undefined, name))) this.create(nsType, undefined, { metadata: { name } });
     }
@@ -161,6 +161,13 @@ export class ApiCore {
 
   lookup(group: string, version: string, plural: string): ResourceType | undefined {
     return this.types.get(`${group}/${version}/${plural}`);
+  }
+
+  /** A type that is always served (a built-in). */
+  private mustLookup(group: string, version: string, plural: string): ResourceType {
+    const t = this.lookup(group, version, plural);
+    if (!t) throw new ApiServerError('InternalError', 500, `built-in type ${group}/${version}/${plural} is not registered`);
+    return t;
   }
 
   allTypes(): ResourceType[] {
@@ -175,9 +182,9 @@ export class ApiCore {
   /** Re-reads the served types of every CRD (after CRD writes and snapshot restore). */
   syncCrdTypes(): void {
     for (const [k, t] of this.types) if (t.crd) this.types.delete(k);
-    const crdType = this.lookup('apiextensions.k8s.io', 'v1', 'customresourcedefinitions')!;
+    const crdType = this.mustLookup('apiextensions.k8s.io', 'v1', 'customresourcedefinitions');
     for (const crd of this.store.list(crdType.storage)) {
-      for (const t of typesForCrd(meta(crd).name!, crd.spec as CrdSpec)) this.addType(t);
+      for (const t of typesForCrd(meta(crd).name ?? '', crd.spec as CrdSpec)) this.addType(t);
     }
     for (const fn of this.onTypesChanged) fn();
   }
@@ -288,13 +295,13 @@ export class ApiCore {
       }
       throw new ApiServerError('Expired', 410, `The resourceVersion for the provided list is too old.`);
     }
-    const keyOf = (o: Obj): string => objectKey(meta(o).namespace, meta(o).name!);
+    const keyOf = (o: Obj): string => objectKey(meta(o).namespace, meta(o).name ?? '');
     const candidates = snapshot.filter((o) => keyOf(o) >= start && this.matches(t, sel, o));
     let items = candidates;
     const listMeta: Obj = { resourceVersion: String(atRv) };
     if (limit > 0 && candidates.length > limit) {
       items = candidates.slice(0, limit);
-      listMeta.continue = encodeContinue({ rv: atRv, start: `${keyOf(items[items.length - 1]!)}\u0000` });
+      listMeta.continue = encodeContinue({ rv: atRv, start: `${keyOf(items[items.length - 1] as Obj)}\u0000` });
       if (sel.labels.length === 0 && sel.fields.length === 0) listMeta.remainingItemCount = candidates.length - limit;
     }
     return {
@@ -316,9 +323,9 @@ export class ApiCore {
 
   private checkNamespaceForCreate(t: ResourceType, namespace: string | undefined, name: string): void {
     if (!t.namespaced) return;
-    const nsType = this.lookup('', 'v1', 'namespaces')!;
-    const ns = this.store.get(nsType.storage, objectKey(undefined, namespace!));
-    if (!ns) throw notFound('', 'namespaces', namespace!);
+    const nsType = this.mustLookup('', 'v1', 'namespaces');
+    const ns = this.store.get(nsType.storage, objectKey(undefined, namespace ?? ''));
+    if (!ns) throw notFound('', 'namespaces', namespace ?? '');
     if (meta(ns).deletionTimestamp) {
       throw new ApiServerError(
         'Forbidden',
@@ -415,7 +422,7 @@ export class ApiCore {
     }
     const key = objectKey(m.namespace, name);
     if (this.store.get(t.storage, key)) throw alreadyExists(t.group, t.plural, name);
-    for (const f of SERVER_OWNED_META) delete m[f];
+    for (const f of SERVER_OWNED_META) Reflect.deleteProperty(m, f);
     m.uid = randomUUID();
     m.creationTimestamp = this.now();
     if (t.generation) m.generation = 1;
@@ -463,7 +470,7 @@ export class ApiCore {
     operation: 'Update' | 'Apply',
   ): Obj {
     const om = meta(old);
-    const name = om.name!;
+    const name = om.name ?? '';
     let next: Obj;
     if (subresource === 'status') {
       next = structuredClone(old);
@@ -490,7 +497,7 @@ export class ApiCore {
     if (!t.namespaced) delete nm.namespace;
     nm.name = name;
     for (const f of SERVER_OWNED_META) {
-      if (om[f] === undefined) delete nm[f];
+      if (om[f] === undefined) Reflect.deleteProperty(nm, f);
       else (nm as Record<string, unknown>)[f] = om[f];
     }
     if (om.deletionTimestamp) {
@@ -512,7 +519,7 @@ export class ApiCore {
     if (sameContent(old, next)) return this.present(t, old);
     if (opts.dryRun) return this.present(t, next);
     if (nm.deletionTimestamp && (nm.finalizers ?? []).length === 0) {
-      const gone = this.store.remove(t.storage, key, next)!;
+      const gone = this.store.remove(t.storage, key, next) ?? next;
       this.afterRemove(t, gone);
       return this.present(t, gone);
     }
@@ -533,7 +540,7 @@ export class ApiCore {
     this.requireNamespace(t, namespace);
     const key = objectKey(t.namespaced ? namespace : undefined, name);
     const old = this.store.get(t.storage, key);
-    const type = contentType.split(';')[0]!.trim();
+    const type = (contentType.split(';')[0] ?? '').trim();
     if (type === 'application/apply-patch+yaml' || type === 'application/apply-patch+cbor') {
       if (!opts.fieldManager) {
         throw invalid('meta.k8s.io', 'PatchOptions', '', [
@@ -625,7 +632,7 @@ export class ApiCore {
       const final = this.store.get(t.storage, key);
       return this.present(t, final ?? stored);
     }
-    const gone = this.store.remove(t.storage, key)!;
+    const gone = this.store.remove(t.storage, key) ?? old;
     this.afterRemove(t, gone);
     return this.present(t, gone);
   }
@@ -634,7 +641,7 @@ export class ApiCore {
     const listed = this.list(t, namespace, q);
     for (const item of listed.items as Obj[]) {
       try {
-        this.delete(t, meta(item).namespace, meta(item).name!);
+        this.delete(t, meta(item).namespace, meta(item).name ?? '');
       } catch (e) {
         if (!(e instanceof ApiServerError && e.code === 'NotFound')) throw e;
       }
@@ -649,7 +656,7 @@ export class ApiCore {
     if (t.namespaced && m.namespace) this.finishNamespace(m.namespace);
     if (t.crd) this.finishCrd(t.crd);
     if (t.kind === 'CustomResourceDefinition' && t.group === 'apiextensions.k8s.io') {
-      for (const [storage] of this.storagesOf(m.name!)) this.store.dropResource(storage);
+      for (const [storage] of this.storagesOf(m.name ?? '')) this.store.dropResource(storage);
       this.syncCrdTypes();
     }
   }
@@ -666,14 +673,14 @@ export class ApiCore {
       if (!t.namespaced || seen.has(t.storage) || t.toStorage) continue;
       seen.add(t.storage);
       for (const o of this.store.list(t.storage, ns)) {
-        if (!meta(o).deletionTimestamp) this.delete(t, ns, meta(o).name!);
+        if (!meta(o).deletionTimestamp) this.delete(t, ns, meta(o).name ?? '');
       }
     }
     this.finishNamespace(ns);
   }
 
   private finishNamespace(ns: string): void {
-    const nsType = this.lookup('', 'v1', 'namespaces')!;
+    const nsType = this.mustLookup('', 'v1', 'namespaces');
     const nsObj = this.store.get(nsType.storage, objectKey(undefined, ns));
     if (!nsObj || !meta(nsObj).deletionTimestamp) return;
     const seen = new Set<string>();
@@ -689,14 +696,14 @@ export class ApiCore {
   private drainCrd(crdName: string): void {
     for (const [storage, t] of this.storagesOf(crdName)) {
       for (const o of this.store.list(storage)) {
-        if (!meta(o).deletionTimestamp) this.delete(t, meta(o).namespace, meta(o).name!);
+        if (!meta(o).deletionTimestamp) this.delete(t, meta(o).namespace, meta(o).name ?? '');
       }
     }
     this.finishCrd(crdName);
   }
 
   private finishCrd(crdName: string): void {
-    const crdType = this.lookup('apiextensions.k8s.io', 'v1', 'customresourcedefinitions')!;
+    const crdType = this.mustLookup('apiextensions.k8s.io', 'v1', 'customresourcedefinitions');
     const key = objectKey(undefined, crdName);
     const crd = this.store.get(crdType.storage, key);
     if (!crd || !meta(crd).deletionTimestamp) return;
@@ -704,7 +711,7 @@ export class ApiCore {
     const m = meta(crd);
     m.finalizers = (m.finalizers ?? []).filter((f) => f !== 'customresourcecleanup.apiextensions.k8s.io');
     if (m.finalizers.length === 0) {
-      const gone = this.store.remove(crdType.storage, key)!;
+      const gone = this.store.remove(crdType.storage, key) ?? crd;
       this.afterRemove(crdType, gone);
     } else this.store.put(crdType.storage, key, crd);
   }
@@ -712,7 +719,7 @@ export class ApiCore {
   /** After a CRD write: serve its types and report NamesAccepted/Established as the CRD controllers do. */
   private afterCrdWrite(name: string): void {
     this.syncCrdTypes();
-    const crdType = this.lookup('apiextensions.k8s.io', 'v1', 'customresourcedefinitions')!;
+    const crdType = this.mustLookup('apiextensions.k8s.io', 'v1', 'customresourcedefinitions');
     const key = objectKey(undefined, name);
     const crd = this.store.get(crdType.storage, key);
     if (!crd || meta(crd).deletionTimestamp) return;

@@ -38,7 +38,7 @@ export function groups(types: ResourceType[]): GroupInfo[] {
   }
   return [...byGroup.entries()].map(([name, vs]) => {
     const versions = [...vs].sort(compareKubeVersions);
-    return { name, versions, preferred: versions[0]! };
+    return { name, versions, preferred: versions[0] ?? '' };
   });
 }
 

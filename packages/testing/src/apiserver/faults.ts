@@ -139,7 +139,7 @@ export class Faults {
 }
 
 function injectedError(rule: FaultRule, a: RequestAttributes): ApiServerError {
-  const status = rule.status!;
+  const status = rule.status ?? 500;
   const reason = REASONS[status] ?? 'InternalError';
   const details: { name?: string; group?: string; kind?: string; retryAfterSeconds?: number; causes?: { reason: string; message: string }[] } = {};
   if (a.name) details.name = a.name;

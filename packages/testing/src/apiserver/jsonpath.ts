@@ -56,7 +56,7 @@ function findClose(s: string, open: number): number {
   let depth = 0;
   let quote: string | undefined;
   for (let j = open; j < s.length; j++) {
-    const c = s[j]!;
+    const c = s[j] ?? '';
     if (quote) {
       if (c === quote) quote = undefined;
       continue;
@@ -74,12 +74,12 @@ function findClose(s: string, open: number): number {
 function parseFilter(body: string, whole: string): Step {
   const m = /^@((?:\.[^=!<>\s]+|\[[^\]]*\])*)\s*(==|!=|<=|>=|<|>)?\s*(.*)$/.exec(body);
   if (!m) throw new JsonPathError(`unsupported filter ${body} in JSONPath ${whole}`);
-  const path = parseSteps(m[1]!, whole);
+  const path = parseSteps((m[1] ?? ''), whole);
   if (!m[2]) {
-    if (m[3]!.trim() !== '') throw new JsonPathError(`unsupported filter ${body} in JSONPath ${whole}`);
+    if ((m[3] ?? '').trim() !== '') throw new JsonPathError(`unsupported filter ${body} in JSONPath ${whole}`);
     return { kind: 'filter', path };
   }
-  const lit = m[3]!.trim();
+  const lit = (m[3] ?? '').trim();
   let value: unknown;
   if (/^".*"$/.test(lit) || /^'.*'$/.test(lit)) value = lit.slice(1, -1);
   else if (lit === 'true' || lit === 'false') value = lit === 'true';

@@ -48,6 +48,11 @@ const BUILTIN_LIST_KEYS: Record<string, string> = {
 const BUILTIN_SETS = new Set(['finalizers']);
 const IGNORED_META = new Set(['name', 'namespace', 'uid', 'resourceVersion', 'generation', 'creationTimestamp', 'deletionTimestamp', 'deletionGracePeriodSeconds', 'managedFields', 'selfLink', 'generateName']);
 
+function firstField(path: Segment[]): string | undefined {
+  const first = path[0];
+  return first && 'f' in first ? first.f : undefined;
+}
+
 function isObj(v: unknown): v is Obj {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
@@ -79,7 +84,7 @@ function leaves(t: ResourceType, v: unknown, schema: StructuralSchema | undefine
     if (keys.length === 0 && path.length > 0) out.push({ path, value: v });
     for (const k of keys) {
       if (path.length === 0 && (k === 'apiVersion' || k === 'kind')) continue;
-      if (path.length === 1 && 'f' in path[0]! && path[0].f === 'metadata' && IGNORED_META.has(k)) continue;
+      if (path.length === 1 && firstField(path) === 'metadata' && IGNORED_META.has(k)) continue;
       const metaChild = path.length === 0 && k === 'metadata';
       leaves(t, v[k], metaChild ? undefined : childSchema(schema, k), [...path, { f: k }], k, out);
     }
@@ -175,9 +180,10 @@ function removeAt(o: unknown, path: Segment[]): void {
   if (path.length === 0) return;
   const parent = valueAt(o, path.slice(0, -1));
   if (!parent.found) return;
-  const last = path[path.length - 1]!;
+  const last = path[path.length - 1];
   const p = parent.value;
-  if ('f' in last && isObj(p)) delete p[last.f];
+  if (!last) return;
+  if ('f' in last && isObj(p)) Reflect.deleteProperty(p, last.f);
   else if (Array.isArray(p)) {
     const idx = p.findIndex((i) =>
       'k' in last ? isObj(i) && Object.entries(last.k).every(([k, v]) => sortedJson(i[k]) === sortedJson(v)) : 'v' in last && sortedJson(i) === sortedJson(last.v),
@@ -232,8 +238,8 @@ function leafPaths(t: ResourceType, o: unknown): Leaf[] {
 
 function restrictToSubresource(paths: Leaf[], subresource: string | undefined, t: ResourceType): Leaf[] {
   if (!t.statusSubresource) return paths;
-  const isStatus = (l: Leaf): boolean => 'f' in l.path[0]! && l.path[0].f === 'status';
-  return paths.filter((l) => (subresource === 'status' ? isStatus(l) || ('f' in l.path[0]! && l.path[0].f === 'metadata') : !isStatus(l)));
+  const isStatus = (l: Leaf): boolean => firstField(l.path) === 'status';
+  return paths.filter((l) => (subresource === 'status' ? isStatus(l) || firstField(l.path) === 'metadata' : !isStatus(l)));
 }
 
 /**
@@ -265,7 +271,7 @@ export function applyPatch(
   if (am.name !== undefined && am.name !== name) {
     throw badRequest(`the name of the object (${String(am.name)}) does not match the name on the URL (${name})`);
   }
-  const manager = opts.fieldManager!;
+  const manager = opts.fieldManager ?? '';
   const newLeaves = restrictToSubresource(leafPaths(t, applied), subresource, t);
   const entries = entriesOf(live);
   const mine = entries.find((e) => e.manager === manager && e.operation === 'Apply' && (e.subresource ?? '') === (subresource ?? ''));
@@ -279,8 +285,8 @@ export function applyPatch(
       if (e === mine || e.manager === manager) continue;
       const owned = new Set(fromFieldsV1(e.fieldsV1).map(pathString));
       for (const l of newLeaves) {
-        const last = l.path[l.path.length - 1]!;
-        if ('k' in last || !owned.has(pathString(l.path))) continue;
+        const last = l.path[l.path.length - 1];
+        if (!last || 'k' in last || !owned.has(pathString(l.path))) continue;
         const cur = valueAt(live, l.path);
         if (!cur.found || sortedJson(cur.value) !== sortedJson(l.value)) conflicts.push({ entry: e, path: l.path });
       }
@@ -289,8 +295,9 @@ export function applyPatch(
   if (conflicts.length > 0 && !opts.force) {
     const causes = conflicts.map((c) => ({ reason: 'FieldManagerConflict', message: `conflict with ${managerLabel(c.entry)}`, field: pathString(c.path) }));
     let message: string;
-    if (conflicts.length === 1) {
-      message = `Apply failed with 1 conflict: conflict with ${managerLabel(conflicts[0]!.entry)}: ${pathString(conflicts[0]!.path)}`;
+    const [only] = conflicts;
+    if (conflicts.length === 1 && only) {
+      message = `Apply failed with 1 conflict: conflict with ${managerLabel(only.entry)}: ${pathString(only.path)}`;
     } else {
       const byManager = new Map<string, string[]>();
       for (const c of conflicts) {
@@ -298,7 +305,7 @@ export function applyPatch(
         byManager.set(k, [...(byManager.get(k) ?? []), pathString(c.path)]);
       }
       const lines: string[] = [];
-      for (const k of [...byManager.keys()].sort()) lines.push(`conflicts with ${k}:`, ...byManager.get(k)!.map((p) => `- ${p}`));
+      for (const k of [...byManager.keys()].sort()) lines.push(`conflicts with ${k}:`, ...(byManager.get(k) ?? []).map((p) => `- ${p}`));
       message = `Apply failed with ${conflicts.length} conflicts: ${lines.join('\n')}`;
     }
     throw new ApiServerError('Conflict', 409, message, { causes });

@@ -115,7 +115,9 @@ export function openApiV3Root(types: ResourceType[], gitVersion: string): Obj {
   }
   const paths: Obj = {};
   for (const [k, ts] of gvs) {
-    const doc = openApiV3ForGroupVersion(types, ts[0]!.group, ts[0]!.version, gitVersion);
+    const first = ts[0];
+    if (!first) continue;
+    const doc = openApiV3ForGroupVersion(types, first.group, first.version, gitVersion);
     const hash = createHash('sha512').update(JSON.stringify(doc)).digest('hex').slice(0, 128).toUpperCase();
     paths[k] = { serverRelativeURL: `/openapi/v3/${k}?hash=${hash}` };
   }

@@ -13,7 +13,7 @@ export function mergePatch(target: unknown, patch: unknown): unknown {
   if (!isObj(patch)) return structuredClone(patch);
   const out: Obj = isObj(target) ? { ...target } : {};
   for (const [k, v] of Object.entries(patch)) {
-    if (v === null) delete out[k];
+    if (v === null) Reflect.deleteProperty(out, k);
     else out[k] = mergePatch(out[k], v);
   }
   return out;
@@ -48,7 +48,7 @@ function parentOf(doc: unknown, parts: string[], path: string): { parent: Obj | 
     if (cur === undefined) throw patchFailed(`doc is missing path: "${path}": missing value`);
   }
   if (!Array.isArray(cur) && !isObj(cur)) throw patchFailed(`doc is missing path: "${path}": missing value`);
-  return { parent: cur, key: parts[parts.length - 1]! };
+  return { parent: cur, key: parts[parts.length - 1] ?? '' };
 }
 
 function readAt(doc: unknown, path: string): unknown {
@@ -85,7 +85,7 @@ function removeAt(doc: unknown, path: string): unknown {
   if (Array.isArray(parent)) parent.splice(arrayIndex(parent, key, path, false), 1);
   else {
     if (!(key in parent)) throw patchFailed(`doc is missing path: "${path}": missing value`);
-    delete parent[key];
+    Reflect.deleteProperty(parent, key);
   }
   return doc;
 }
@@ -210,16 +210,16 @@ export function strategicMerge(target: unknown, patch: unknown): unknown {
       }
       continue;
     }
-    if (v === null) delete out[k];
+    if (v === null) Reflect.deleteProperty(out, k);
     else if (Array.isArray(v)) out[k] = mergeList(k, out[k], v);
     else if (isObj(v)) {
       const merged = strategicMerge(out[k], v);
-      if (merged === undefined) delete out[k];
+      if (merged === undefined) Reflect.deleteProperty(out, k);
       else out[k] = merged;
     } else out[k] = v;
   }
   if (Array.isArray(retain)) {
-    for (const k of Object.keys(out)) if (!retain.includes(k)) delete out[k];
+    for (const k of Object.keys(out)) if (!retain.includes(k)) Reflect.deleteProperty(out, k);
   }
   for (const [field, order] of orders) {
     if (Array.isArray(out[field])) out[field] = reorder(out[field] as unknown[], order, MERGE_KEYS[field]);

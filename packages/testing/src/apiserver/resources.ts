@@ -240,7 +240,7 @@ function rename(o: Obj, pairs: [string, string][], apiVersion: string): Obj {
   for (const [from, to] of pairs) {
     if (from in out) {
       out[to] = out[from];
-      delete out[from];
+      Reflect.deleteProperty(out, from);
     }
   }
   return out;

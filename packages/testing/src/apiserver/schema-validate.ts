@@ -68,7 +68,7 @@ export function prune(value: unknown, schema: StructuralSchema | undefined, path
       } else if (isObj(schema.additionalProperties)) {
         unknown.push(...prune(value[key], schema.additionalProperties, join(path, key), false));
       } else if (!preserve && schema.additionalProperties !== true) {
-        delete value[key];
+        Reflect.deleteProperty(value, key);
         unknown.push(join(path, key));
       }
     }
@@ -167,7 +167,7 @@ export function validateSchema(value: unknown, schema: StructuralSchema | undefi
   }
   if (!typeMatches(value, schema)) {
     const got = typeName(value);
-    const want = schema['x-kubernetes-int-or-string'] ? 'integer,string' : schema.type!;
+    const want = schema['x-kubernetes-int-or-string'] ? 'integer,string' : (schema.type ?? 'object');
     errs.push({
       field: at,
       reason: 'FieldValueTypeInvalid',

@@ -62,26 +62,26 @@ export function parseLabelSelector(raw: string): LabelRequirement[] {
     const part = part0.trim();
     let m: RegExpMatchArray | null;
     if ((m = /^!\s*([^\s=!<>(),]+)$/.exec(part))) {
-      checkKey(m[1]!, raw);
-      reqs.push({ key: m[1]!, op: '!exists', values: [] });
+      checkKey((m[1] ?? ''), raw);
+      reqs.push({ key: (m[1] ?? ''), op: '!exists', values: [] });
     } else if ((m = /^([^\s=!<>(),]+)\s+(in|notin)\s*\(([^()]*)\)$/.exec(part))) {
-      checkKey(m[1]!, raw);
-      const values = m[3]!.split(',').map((v) => v.trim());
+      checkKey((m[1] ?? ''), raw);
+      const values = (m[3] ?? '').split(',').map((v) => v.trim());
       values.forEach((v) => checkValue(v, raw));
-      reqs.push({ key: m[1]!, op: m[2] as 'in' | 'notin', values });
+      reqs.push({ key: (m[1] ?? ''), op: m[2] as 'in' | 'notin', values });
     } else if ((m = /^([^\s=!<>(),]+)\s*(==|=|!=|>|<)\s*([^\s=!<>(),]*)$/.exec(part))) {
-      checkKey(m[1]!, raw);
+      checkKey((m[1] ?? ''), raw);
       const op = m[2] === '==' ? '=' : (m[2] as LabelOp);
-      if ((op === '>' || op === '<') && !/^-?\d+$/.test(m[3]!)) {
+      if ((op === '>' || op === '<') && !/^-?\d+$/.test((m[3] ?? ''))) {
         throw badRequest(
           `unable to parse requirement: for 'Gt', 'Lt' operators, the value must be an integer (in selector "${raw}")`,
         );
       }
-      if (op !== '>' && op !== '<') checkValue(m[3]!, raw);
-      reqs.push({ key: m[1]!, op, values: [m[3]!] });
+      if (op !== '>' && op !== '<') checkValue((m[3] ?? ''), raw);
+      reqs.push({ key: (m[1] ?? ''), op, values: [(m[3] ?? '')] });
     } else if ((m = /^([^\s=!<>(),]+)$/.exec(part))) {
-      checkKey(m[1]!, raw);
-      reqs.push({ key: m[1]!, op: 'exists', values: [] });
+      checkKey((m[1] ?? ''), raw);
+      reqs.push({ key: (m[1] ?? ''), op: 'exists', values: [] });
     } else {
       throw badRequest(`unable to parse requirement: found '${part}', expected: identifier (in selector "${raw}")`);
     }
@@ -104,12 +104,12 @@ export function matchesLabels(reqs: LabelRequirement[], labels: Record<string, s
       case '!=':
         return !has || v !== r.values[0];
       case 'in':
-        return has && r.values.includes(v!);
+        return has && r.values.includes(v ?? '');
       case 'notin':
-        return !has || !r.values.includes(v!);
+        return !has || !r.values.includes(v ?? '');
       case '>':
       case '<': {
-        if (!has || !/^-?\d+$/.test(v!)) return false;
+        if (!has || !/^-?\d+$/.test(v ?? '')) return false;
         const n = Number(v);
         const bound = Number(r.values[0]);
         return r.op === '>' ? n > bound : n < bound;
@@ -135,9 +135,9 @@ export function parseFieldSelector(raw: string): FieldRequirement[] {
   const parts: string[] = [];
   let cur = '';
   for (let i = 0; i < raw.length; i++) {
-    const ch = raw[i]!;
+    const ch = raw[i] ?? '';
     if (ch === '\\' && i + 1 < raw.length) {
-      cur += ch + raw[i + 1]!;
+      cur += ch + (raw[i + 1] ?? '');
       i++;
     } else if (ch === ',') {
       parts.push(cur);
@@ -148,7 +148,7 @@ export function parseFieldSelector(raw: string): FieldRequirement[] {
   for (const p of parts) {
     const m = /^([^=!]+?)\s*(!=|==|=)\s*(.*)$/.exec(p.trim());
     if (!m) throw badRequest(`invalid selector: '${raw}'; can't understand '${p}'`);
-    reqs.push({ field: m[1]!.trim(), op: m[2] === '!=' ? '!=' : '=', value: unescapeField(m[3]!) });
+    reqs.push({ field: (m[1] ?? '').trim(), op: m[2] === '!=' ? '!=' : '=', value: unescapeField((m[3] ?? '')) });
   }
   return reqs;
 }

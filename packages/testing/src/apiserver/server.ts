@@ -140,22 +140,23 @@ function parseResourcePath(core: ApiCore, segs: string[]): ParsedResourcePath | 
   let rest: string[];
   if (segs[0] === 'api' && segs.length >= 2) {
     group = '';
-    version = segs[1]!;
+    version = segs[1] ?? '';
     rest = segs.slice(2);
   } else if (segs[0] === 'apis' && segs.length >= 3) {
-    group = segs[1]!;
-    version = segs[2]!;
+    group = segs[1] ?? '';
+    version = segs[2] ?? '';
     rest = segs.slice(3);
   } else return undefined;
   if (rest.length === 0) return undefined;
-  if (rest[0] === 'namespaces' && rest.length >= 3) {
-    const t = core.lookup(group, version, rest[2]!);
+  const [first = '', second = '', third = ''] = rest;
+  if (first === 'namespaces' && rest.length >= 3) {
+    const t = core.lookup(group, version, third);
     if (t?.namespaced) {
-      return { group, version, namespace: rest[1]!, plural: rest[2]!, ...(rest[3] ? { name: rest[3] } : {}), ...(rest[4] ? { subresource: rest[4] } : {}) };
+      return { group, version, namespace: second, plural: third, ...(rest[3] ? { name: rest[3] } : {}), ...(rest[4] ? { subresource: rest[4] } : {}) };
     }
   }
   if (rest.length > 3) return undefined;
-  return { group, version, plural: rest[0]!, ...(rest[1] ? { name: rest[1] } : {}), ...(rest[2] ? { subresource: rest[2] } : {}) };
+  return { group, version, plural: first, ...(rest[1] ? { name: rest[1] } : {}), ...(rest[2] ? { subresource: rest[2] } : {}) };
 }
 
 const MAX_BODY = 3 * 1024 * 1024;
@@ -172,7 +173,7 @@ async function readBody(req: IncomingMessage): Promise<Buffer> {
 }
 
 function parseBody(body: Buffer, contentType: string | undefined): unknown {
-  const type = (contentType ?? 'application/json').split(';')[0]!.trim().toLowerCase();
+  const type = (contentType ?? 'application/json').split(';')[0]?.trim().toLowerCase() ?? '';
   if (type === 'application/vnd.kubernetes.protobuf') return decodeProtobufObject(body);
   const raw = body.toString('utf8');
   if (type.includes('protobuf') || type.includes('cbor')) {
@@ -209,7 +210,7 @@ export async function startTestApiServer(options: TestApiServerOptions = {}): Pr
   const core = new ApiCore(options.clock, options.historyLimit);
   if (options.snapshotPath && existsSync(options.snapshotPath)) {
     const snap = JSON.parse(await readFile(options.snapshotPath, 'utf8')) as StoreSnapshot;
-    core.store.restore(snap, (_res, o) => objectKey(meta(o).namespace, meta(o).name!));
+    core.store.restore(snap, (_res, o) => objectKey(meta(o).namespace, meta(o).name ?? ''));
     core.syncCrdTypes();
   }
   core.bootstrap();
@@ -399,7 +400,7 @@ export async function startTestApiServer(options: TestApiServerOptions = {}): Pr
         serveWatch(req, res, t, p, q, neg, attrs);
         return;
       case 'get': {
-        const o = core.get(t, ns, p.name!);
+        const o = core.get(t, ns, p.name ?? '');
         if (neg.kind === 'table') {
           send(res, 200, tableOf(t, [o], neg.version, includeOf(q), { resourceVersion: meta(o).resourceVersion }), `application/json;as=Table;v=${neg.version};g=meta.k8s.io`);
         } else reply(200, o);
@@ -428,7 +429,7 @@ export async function startTestApiServer(options: TestApiServerOptions = {}): Pr
       }
       case 'update': {
         const body = parseBody(await readBody(req), req.headers['content-type']);
-        reply(200, core.update(t, ns, p.name!, body, p.subresource, opts));
+        reply(200, core.update(t, ns, p.name ?? '', body, p.subresource, opts));
         return;
       }
       case 'patch': {
@@ -436,14 +437,14 @@ export async function startTestApiServer(options: TestApiServerOptions = {}): Pr
         const applyManager = q.get('fieldManager') ?? undefined;
         const ct = req.headers['content-type'] ?? '';
         const isApply = ct.startsWith('application/apply-patch');
-        const r = core.patch(t, ns, p.name!, ct, raw, p.subresource, { ...opts, fieldManager: isApply ? applyManager : opts.fieldManager });
+        const r = core.patch(t, ns, p.name ?? '', ct, raw, p.subresource, { ...opts, fieldManager: isApply ? applyManager : opts.fieldManager });
         reply(r.created ? 201 : 200, r.object);
         return;
       }
       case 'delete': {
         const raw = await readBody(req);
         const body = (raw.toString('utf8').trim() ? parseBody(raw, req.headers['content-type']) : {}) as { preconditions?: { uid?: string; resourceVersion?: string }; dryRun?: string[] };
-        reply(200, core.delete(t, ns, p.name!, { ...(body.preconditions ? { preconditions: body.preconditions } : {}), dryRun: opts.dryRun || (body.dryRun ?? []).includes('All') }));
+        reply(200, core.delete(t, ns, p.name ?? '', { ...(body.preconditions ? { preconditions: body.preconditions } : {}), dryRun: opts.dryRun || (body.dryRun ?? []).includes('All') }));
         return;
       }
       case 'deletecollection': {
@@ -471,7 +472,7 @@ export async function startTestApiServer(options: TestApiServerOptions = {}): Pr
       return;
     }
     const id = authenticate(options.auth, req.headers.authorization);
-    if (id) record.user = id.user;
+    record.user = id.user;
     const segs = path.split('/').filter((s) => s !== '').map(decodeURIComponent);
     const types = core.allTypes();
     if (path === '/version') return send(res, 200, SERVER_VERSION);
@@ -498,20 +499,20 @@ export async function startTestApiServer(options: TestApiServerOptions = {}): Pr
       throw notFoundPath();
     }
     if (segs[0] === 'apis' && segs.length === 2 && req.method === 'GET') {
-      const g = apiGroup(types, segs[1]!);
+      const g = apiGroup(types, segs[1] ?? '');
       if (!g) throw notFoundPath();
       return send(res, 200, g);
     }
     if (((segs[0] === 'api' && segs.length === 2) || (segs[0] === 'apis' && segs.length === 3)) && req.method === 'GET') {
-      const group = segs[0] === 'api' ? '' : segs[1]!;
-      const version = segs[segs.length - 1]!;
+      const group = segs[0] === 'api' ? '' : (segs[1] ?? '');
+      const version = segs[segs.length - 1] ?? '';
       const l = apiResourceList(types, group, version);
       if (!l) throw notFoundPath();
       return send(res, 200, l);
     }
     const p = parseResourcePath(core, segs);
     if (!p) throw notFoundPath();
-    await serveResource(req, res, p, q, id!, record);
+    await serveResource(req, res, p, q, id, record);
   }
 
   const server: Server = createServer((req, res) => {
@@ -576,7 +577,7 @@ export async function startTestApiServer(options: TestApiServerOptions = {}): Pr
     seed: (objects) => objects.map(seedOne),
     read(apiVersion, plural, name, namespace) {
       const [group, version] = apiVersion.includes('/') ? apiVersion.split('/') : ['', apiVersion];
-      const t = core.lookup(group!, version!, plural);
+      const t = core.lookup(group ?? '', version ?? '', plural);
       if (!t) return undefined;
       try {
         return core.get(t, t.namespaced ? (namespace ?? 'default') : undefined, name);

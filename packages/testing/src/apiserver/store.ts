@@ -80,8 +80,8 @@ export class ObjectStore {
     if (rv < this.compactedRv) return 'expired';
     const state = new Map(this.data.get(resource) ?? []);
     for (let i = this.log.length - 1; i >= 0; i--) {
-      const e = this.log[i]!;
-      if (e.rv <= rv) break;
+      const e = this.log[i];
+      if (!e || e.rv <= rv) break;
       if (e.resource !== resource) continue;
       if (e.type === 'ADDED') state.delete(e.key);
       else if (e.prev) state.set(e.key, e.prev);
@@ -137,7 +137,7 @@ export class ObjectStore {
     this.log.push(e);
     if (this.log.length > this.historyLimit) {
       const dropped = this.log.splice(0, this.log.length - this.historyLimit);
-      this.compactedRv = dropped[dropped.length - 1]!.rv;
+      this.compactedRv = dropped[dropped.length - 1]?.rv ?? this.compactedRv;
     }
     for (const l of this.listeners) l(structuredClone(e));
   }
