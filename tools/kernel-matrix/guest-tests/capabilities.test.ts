@@ -6,10 +6,8 @@ import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { attachCapability, ensureProbeObject, probeCapability } from './bpf-probe.js';
+import type { Capability, ProbeHandle } from './bpf-probe.js';
 import { skipMissing } from '../skip.js';
-
-type Capability = 'tp_btf' | 'kprobe' | 'fentry' | 'lsm';
-interface Handle { hits(): number; lsmDenies(): number; close(): void }
 
 let dir: string;
 beforeAll(() => {
@@ -19,14 +17,14 @@ beforeAll(() => {
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 /** Attaches `cap`'s program for this process, or records the skip and returns null. */
-function attachOrSkip(cap: Capability, ino = 0): Handle | null {
-  const probe = probeCapability(cap) as { available: boolean; reason: string };
+function attachOrSkip(cap: Capability, ino = 0): ProbeHandle | null {
+  const probe = probeCapability(cap);
   if (!probe.available) {
     skipMissing(expect.getState().currentTestName, cap, probe.reason);
     return null;
   }
-  const r = attachCapability(cap, { tgid: process.pid, ino }) as { ok: boolean; reason?: string; handle?: Handle };
-  if (!r.ok || !r.handle) throw new Error(`${cap}: the probe said available but attaching failed: ${r.reason}`);
+  const r = attachCapability(cap, { tgid: process.pid, ino });
+  if (!r.ok) throw new Error(`${cap}: the probe said available but attaching failed: ${r.reason}`);
   return r.handle;
 }
 
@@ -40,7 +38,7 @@ describe('kernel capabilities, proven by behaviour', () => {
     ['tp_btf' as const, 'tp_btf/sys_enter counts this process\'s syscalls'],
     ['kprobe' as const, 'kprobe/do_sys_openat2 counts this process\'s opens'],
     ['fentry' as const, 'fentry/vfs_open counts this process\'s opens'],
-  ])('%s: %s', (cap) => {
+  ])('%s: %s', (cap, _what) => {
     const file = join(dir, `${cap}.txt`);
     writeFileSync(file, cap);
     const handle = attachOrSkip(cap);
@@ -59,14 +57,8 @@ describe('kernel capabilities, proven by behaviour', () => {
     const otherFile = join(dir, 'allowed');
     writeFileSync(protectedFile, 'secret');
     writeFileSync(otherFile, 'fine');
-    const probe = probeCapability('lsm') as { available: boolean; reason: string };
-    if (!probe.available) {
-      skipMissing(expect.getState().currentTestName, 'lsm', probe.reason);
-      return;
-    }
-    const r = attachCapability('lsm', { tgid: process.pid, ino: statSync(protectedFile).ino }) as { ok: boolean; reason?: string; handle?: Handle };
-    if (!r.ok || !r.handle) throw new Error(`lsm: the probe said available but attaching failed: ${r.reason}`);
-    const handle = r.handle;
+    const handle = attachOrSkip('lsm', statSync(protectedFile).ino);
+    if (!handle) return;
     try {
       let code: string | undefined;
       try { readFileSync(protectedFile); } catch (err) { code = (err as NodeJS.ErrnoException).code; }
