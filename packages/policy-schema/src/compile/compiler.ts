@@ -120,7 +120,6 @@ import {
   parseTcpState,
 } from '../values.js';
 import {
-  bundleToJson,
   MAP_NAMES,
   type Bundle,
   type CompiledArg,
@@ -828,10 +827,15 @@ export function policyUidOf(policy: TracingPolicy): string {
   return m.uid ?? (m.namespace ? `${m.namespace}/${m.name}` : m.name);
 }
 
-/** sha256 over the canonical JSON of everything but `version`. */
+/** sha256 over everything but `version`: the JSON of the plan, then every map entry's raw bytes in map order. */
 export function bundleContentHash(bundle: Bundle): string {
-  const { version: _version, ...rest } = bundleToJson(bundle);
-  return sha256(JSON.stringify(rest)).toString('hex');
+  const { version: _version, maps, ...plan } = bundle;
+  const h = createHash('sha256').update(JSON.stringify(plan));
+  for (const m of MAP_NAMES) {
+    h.update(`\n${m}:${maps[m].length}\n`);
+    for (const e of maps[m]) h.update(e.key).update(e.value);
+  }
+  return h.digest('hex');
 }
 
 /**
