@@ -1,4 +1,4 @@
-// `node dist/apiserver/cli.js [--port N] [--kubeconfig PATH] [--snapshot PATH] [--token T]`: serves the test API
+// `node dist/apiserver/cli.js [--port N] [--kubeconfig PATH] [--snapshot PATH] [--token T] [--tls]`: serves the test API
 // server on 127.0.0.1 until SIGINT/SIGTERM and writes a kubeconfig for kubectl. `vigil dev-cluster` reuses it.
 import { parseArgs } from 'node:util';
 import { startTestApiServer } from './server.js';
@@ -11,10 +11,13 @@ export async function main(argv: string[]): Promise<void> {
       kubeconfig: { type: 'string' },
       snapshot: { type: 'string' },
       token: { type: 'string' },
+      tls: { type: 'boolean', default: false },
     },
   });
   const server = await startTestApiServer({
     port: Number(values.port),
+    // kubectl sends bearer tokens only over TLS
+    tls: values.tls || values.token !== undefined,
     ...(values.snapshot ? { snapshotPath: values.snapshot } : {}),
     ...(values.token ? { auth: { tokens: { [values.token]: { user: 'admin', rules: 'cluster-admin' } } } } : {}),
   });

@@ -179,8 +179,9 @@ describe('informers', () => {
 });
 
 describe('authentication and RBAC', () => {
-  it('401 without a valid token, 403 Forbidden outside the rules, success inside them', async () => {
+  it('over TLS (CA from the kubeconfig): 401 without a valid token, 403 Forbidden outside the rules, success inside them', async () => {
     const secured = await startTestApiServer({
+      tls: true,
       auth: {
         tokens: {
           'admin-token': { user: 'admin', rules: 'cluster-admin' },

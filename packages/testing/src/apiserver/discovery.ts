@@ -72,7 +72,7 @@ export function apiResourceList(types: ResourceType[], group: string, version: s
   if (inGv.length === 0) return undefined;
   const resources: Obj[] = [];
   for (const t of inGv) {
-    const r: Obj = { name: t.plural, singularName: t.singular, namespaced: t.namespaced, kind: t.kind, verbs: ALL_VERBS };
+    const r: Obj = { name: t.plural, singularName: t.singular, namespaced: t.namespaced, kind: t.kind, verbs: t.verbs ?? ALL_VERBS };
     if (t.shortNames.length) r.shortNames = t.shortNames;
     if (t.categories.length) r.categories = t.categories;
     resources.push(r);
@@ -87,7 +87,7 @@ function discoveryResource(t: ResourceType): Obj {
     responseKind: { group: t.group, version: t.version, kind: t.kind },
     scope: t.namespaced ? 'Namespaced' : 'Cluster',
     singularResource: t.singular,
-    verbs: ALL_VERBS,
+    verbs: t.verbs ?? ALL_VERBS,
   };
   if (t.shortNames.length) r.shortNames = t.shortNames;
   if (t.categories.length) r.categories = t.categories;

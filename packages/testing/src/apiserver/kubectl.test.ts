@@ -175,3 +175,42 @@ d('kubectl', () => {
     expect(await kubectlFails('apply', '-f', unknown)).toContain('unknown field "spec.colour"');
   });
 });
+
+d('kubectl with TLS, bearer tokens and RBAC', () => {
+  let secured: TestApiServer;
+  let sdir: string;
+  const as = async (kubeconfig: string, ...args: string[]) => run(kubectlPath!, args, { env: { ...env, KUBECONFIG: kubeconfig, KUBECACHEDIR: join(sdir, 'cache') }, timeout: 20_000 }); // eslint-disable-line @typescript-eslint/no-non-null-assertion
+
+  beforeAll(async () => {
+    secured = await startTestApiServer({
+      tls: true,
+      auth: {
+        tokens: {
+          admin: { user: 'admin', rules: 'cluster-admin' },
+          sensor: { user: 'system:serviceaccount:vigil:sensor', rules: [{ verbs: ['get', 'list', 'watch'], apiGroups: [''], resources: ['pods'] }] },
+        },
+      },
+    });
+    sdir = await mkdtemp(join(tmpdir(), 'vigil-kubectl-tls-'));
+  });
+  afterAll(async () => {
+    await secured.stop();
+    await rm(sdir, { recursive: true, force: true });
+  });
+
+  it('verifies the server certificate from the kubeconfig and enforces the token rules', async () => {
+    expect(secured.url).toMatch(/^https:\/\/127\.0\.0\.1:\d+$/);
+    const admin = await secured.writeKubeconfig(join(sdir, 'admin'), { token: 'admin' });
+    const sensor = await secured.writeKubeconfig(join(sdir, 'sensor'), { token: 'sensor' });
+    expect((await as(admin, 'get', 'ns', '-o', 'name')).stdout).toContain('namespace/default');
+    expect((await as(sensor, 'auth', 'can-i', 'list', 'pods', '-A')).stdout).toBe('yes\n');
+    const no = await as(sensor, 'auth', 'can-i', 'delete', 'pods').catch((e: { stdout: string }) => e);
+    expect((no as { stdout: string }).stdout).toBe('no\n');
+    expect((await as(sensor, 'get', 'pods', '-A')).stderr).toContain('No resources found');
+    const denied = await as(sensor, 'get', 'namespaces').catch((e: { stderr: string }) => e);
+    expect((denied as { stderr: string }).stderr).toContain('Error from server (Forbidden): namespaces is forbidden: User "system:serviceaccount:vigil:sensor" cannot list resource "namespaces" in API group "" at the cluster scope');
+    const bogus = await secured.writeKubeconfig(join(sdir, 'bogus'), { token: 'bogus' });
+    const unauth = await as(bogus, 'get', 'pods').catch((e: { stderr: string }) => e);
+    expect((unauth as { stderr: string }).stderr).toContain('Unauthorized');
+  });
+});

@@ -1,5 +1,5 @@
 // Request bodies in Kubernetes' protobuf encoding (`application/vnd.kubernetes.protobuf`), which kubectl's
-// generators (`kubectl create namespace|configmap`) send for built-in types. The envelope is the magic
+// generators (`kubectl create namespace|configmap`, `kubectl auth can-i`) send for built-in types. The envelope is the magic
 // "k8s\0" followed by a runtime.Unknown {typeMeta, raw}; `raw` is the type's message from
 // k8s.io/api/core/v1/generated.proto. Only the types and fields those generators write are decoded; anything
 // else is refused with 415 so that a client falls back to JSON or fails loudly.
@@ -113,6 +113,22 @@ export function decodeProtobufObject(body: Buffer): Record<string, unknown> {
     const immutable = raw.get(4)?.[0];
     if (typeof immutable === 'bigint') o.immutable = immutable !== 0n;
     return o;
+  }
+  if (apiVersion === 'authorization.k8s.io/v1' && kind === 'SelfSubjectAccessReview') {
+    const spec = decode(bytes(raw, 2) ?? Buffer.alloc(0));
+    const out: Record<string, unknown> = {};
+    const ra = bytes(spec, 1);
+    if (ra) {
+      const f = decode(ra);
+      const names = ['namespace', 'verb', 'group', 'version', 'resource', 'subresource', 'name'];
+      out.resourceAttributes = Object.fromEntries(names.map((n, i) => [n, str(f, i + 1)]).filter(([, v]) => v !== undefined));
+    }
+    const nra = bytes(spec, 2);
+    if (nra) {
+      const f = decode(nra);
+      out.nonResourceAttributes = { path: str(f, 1) ?? '', verb: str(f, 2) ?? '' };
+    }
+    return { apiVersion, kind, metadata, spec: out };
   }
   throw unsupported(`${apiVersion} ${kind} is not decoded by the test server`);
 }

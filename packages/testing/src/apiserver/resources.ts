@@ -36,6 +36,8 @@ export interface ResourceType {
   defaults?: (o: Obj) => void;
   /** The group's preferred version (storage version for CRDs). */
   preferred: boolean;
+  /** Verbs served; ALL_VERBS unless set (reviews are create-only and never stored). */
+  verbs?: string[];
 }
 
 export const ALL_VERBS = ['create', 'delete', 'deletecollection', 'get', 'list', 'patch', 'update', 'watch'];
@@ -335,6 +337,7 @@ export function builtinTypes(): ResourceType[] {
     }),
     builtin({ group: '', version: 'v1', kind: 'ConfigMap', plural: 'configmaps', namespaced: true, shortNames: ['cm'], printer: configMapPrinter }),
     builtin({ group: 'coordination.k8s.io', version: 'v1', kind: 'Lease', plural: 'leases', namespaced: true, printer: leasePrinter }),
+    builtin({ group: 'authorization.k8s.io', version: 'v1', kind: 'SelfSubjectAccessReview', plural: 'selfsubjectaccessreviews', namespaced: false, verbs: ['create'] }),
     builtin({
       group: 'apiextensions.k8s.io', version: 'v1', kind: 'CustomResourceDefinition', plural: 'customresourcedefinitions',
       namespaced: false, shortNames: ['crd', 'crds'], categories: ['api-extensions'], statusSubresource: true, generation: true,

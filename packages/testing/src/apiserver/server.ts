@@ -4,6 +4,7 @@
 import { existsSync } from 'node:fs';
 import { readFile, rename, writeFile } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
 import { ApiCore, eventMatches, meta, type FieldValidation, type WriteOptions } from './api.js';
@@ -12,16 +13,22 @@ import { ApiServerError, badRequest } from './errors.js';
 import { Faults, type FaultMatch, type RequestAttributes } from './faults.js';
 import { gvPath, openApiV2, openApiV3ForGroupVersion, openApiV3Root } from './openapi.js';
 import { decodeProtobufObject } from './protobuf.js';
-import { authenticate, authorize, type AuthOptions, type TokenIdentity } from './rbac.js';
+import { allowed, authenticate, authorize, type AuthOptions, type TokenIdentity } from './rbac.js';
 import { apiVersionOf, type ResourceType } from './resources.js';
 import { objectKey, type Obj, type StoreSnapshot } from './store.js';
 import { buildTable, type IncludeObject } from './table.js';
+import { selfSignedCert } from './tls.js';
 
 export interface TestApiServerOptions {
   /** Port on 127.0.0.1; 0 (default) picks a free one. */
   port?: number;
   /** Bearer tokens and their RBAC rules; without it every request is cluster-admin. */
   auth?: AuthOptions;
+  /**
+   * Serve HTTPS with a fresh self-signed certificate (put in the kubeconfig as certificate-authority-data).
+   * kubectl sends bearer tokens only over TLS, so use it with `auth` when kubectl is the client.
+   */
+  tls?: boolean;
   /** Load state from this file at start (if present) and save it at stop. */
   snapshotPath?: string;
   /** Changes kept for watch/continue before they count as compacted (410). Default 5000. */
@@ -51,8 +58,10 @@ export interface KubeconfigOptions {
 }
 
 export interface TestApiServer {
-  /** `http://127.0.0.1:<port>` */
+  /** `http://127.0.0.1:<port>`, or https with `tls: true` */
   readonly url: string;
+  /** PEM of the self-signed serving certificate when `tls: true`. */
+  readonly caCertPem: string | undefined;
   readonly port: number;
   readonly faults: Faults;
   /** Every request served, in order (for asserting what a client did). */
@@ -373,6 +382,20 @@ export async function startTestApiServer(options: TestApiServerOptions = {}): Pr
       ...(p.namespace ? { namespace: p.namespace } : {}),
       ...(p.name ? { name: p.name } : {}),
     };
+    if (t?.kind === 'SelfSubjectAccessReview' && verb === 'create' && !p.name) {
+      // every authenticated user may ask what it is allowed to do (system:basic-user)
+      const body = parseBody(await readBody(req), req.headers['content-type']) as { spec?: { resourceAttributes?: Record<string, string>; nonResourceAttributes?: { path?: string; verb?: string } } };
+      const ra = body.spec?.resourceAttributes;
+      let allowedResult: boolean;
+      if (ra) {
+        allowedResult = allowed(id, { verb: ra.verb ?? '', group: ra.group ?? '', resource: ra.resource ?? '', ...(ra.subresource ? { subresource: ra.subresource } : {}), ...(ra.name ? { name: ra.name } : {}), ...(ra.namespace ? { namespace: ra.namespace } : {}) });
+      } else {
+        allowedResult = body.spec?.nonResourceAttributes?.verb === 'get';
+      }
+      send(res, 201, { ...body, apiVersion: 'authorization.k8s.io/v1', kind: 'SelfSubjectAccessReview', metadata: { creationTimestamp: null }, status: { allowed: allowedResult } });
+      return;
+    }
+    if (t?.verbs && !t.verbs.includes(verb)) throw new ApiServerError('MethodNotAllowed', 405, `the server does not allow this method on the requested resource`);
     authorize(id, { verb, group: p.group, resource: p.plural, ...(p.subresource ? { subresource: p.subresource } : {}), ...(p.name ? { name: p.name } : {}), ...(p.namespace ? { namespace: p.namespace } : {}) });
     await faults.apply(attrs);
     if (!t || (p.subresource && !(p.subresource === 'status' && t.statusSubresource))) {
@@ -515,7 +538,8 @@ export async function startTestApiServer(options: TestApiServerOptions = {}): Pr
     await serveResource(req, res, p, q, id, record);
   }
 
-  const server: Server = createServer((req, res) => {
+  const cert = options.tls ? selfSignedCert() : undefined;
+  const onRequest = (req: IncomingMessage, res: ServerResponse): void => {
     const port = (server.address() as AddressInfo).port;
     handle(req, res, port).catch((e: unknown) => {
       const err = e instanceof ApiServerError ? e : new ApiServerError('InternalError', 500, `Internal error occurred: ${(e as Error).message}`);
@@ -527,7 +551,8 @@ export async function startTestApiServer(options: TestApiServerOptions = {}): Pr
       if (err.details?.retryAfterSeconds !== undefined) headers['Retry-After'] = String(err.details.retryAfterSeconds);
       send(res, err.httpStatus, err.toStatus(), 'application/json', headers);
     });
-  });
+  };
+  const server: Server = cert ? createHttpsServer({ key: cert.keyPem, cert: cert.certPem }, onRequest) : createServer(onRequest);
   server.keepAliveTimeout = 5000;
 
   await new Promise<void>((resolve, reject) => {
@@ -535,7 +560,7 @@ export async function startTestApiServer(options: TestApiServerOptions = {}): Pr
     server.listen(options.port ?? 0, '127.0.0.1', () => resolve());
   });
   const port = (server.address() as AddressInfo).port;
-  const url = `http://127.0.0.1:${port}`;
+  const url = `${cert ? 'https' : 'http'}://127.0.0.1:${port}`;
   for (const o of options.objects ?? []) seedOne(o);
 
   function seedOne(o: Obj): Obj {
@@ -552,7 +577,7 @@ export async function startTestApiServer(options: TestApiServerOptions = {}): Pr
       apiVersion: 'v1',
       kind: 'Config',
       // client-node 2.x refuses plain-http servers unless TLS verification is (vacuously) skipped
-      clusters: [{ name, cluster: { server: url, 'insecure-skip-tls-verify': true } }],
+      clusters: [{ name, cluster: cert ? { server: url, 'certificate-authority-data': Buffer.from(cert.certPem).toString('base64') } : { server: url, 'insecure-skip-tls-verify': true } }],
       users: [{ name, user }],
       contexts: [{ name, context: { cluster: name, user: name, namespace: opts.namespace ?? 'default' } }],
       'current-context': name,
@@ -571,6 +596,7 @@ export async function startTestApiServer(options: TestApiServerOptions = {}): Pr
   const api: TestApiServer = {
     url,
     port,
+    caCertPem: cert?.certPem,
     faults,
     requests,
     resourceVersion: () => core.store.resourceVersion,
