@@ -60,6 +60,13 @@ export function meta(o: Obj): ObjectMeta {
 
 export type FieldValidation = 'Ignore' | 'Warn' | 'Strict';
 
+export interface DeleteOptions {
+  preconditions?: { uid?: string; resourceVersion?: string };
+  dryRun?: boolean;
+  /** Background (default), Foreground or Orphan, for dependents found through ownerReferences. */
+  propagationPolicy?: string;
+}
+
 export interface WriteOptions {
   dryRun?: boolean;
   fieldValidation?: FieldValidation;
@@ -592,7 +599,7 @@ export class ApiCore {
    * DELETE: objects with finalizers get a deletionTimestamp and stay until the last finalizer is removed;
    * others go at once. Returns the object (kube-apiserver answers 200 with it for these types).
    */
-  delete(t: ResourceType, namespace: string | undefined, name: string, options: { preconditions?: { uid?: string; resourceVersion?: string }; dryRun?: boolean } = {}): Obj {
+  delete(t: ResourceType, namespace: string | undefined, name: string, options: DeleteOptions = {}): Obj {
     this.requireNamespace(t, namespace);
     const key = objectKey(t.namespaced ? namespace : undefined, name);
     const old = this.store.get(t.storage, key);
@@ -612,6 +619,26 @@ export class ApiCore {
     }
     if (om.deletionTimestamp) return this.present(t, old);
     if (options.dryRun) return this.present(t, old);
+    const policy = options.propagationPolicy ?? 'Background';
+    if (policy !== 'Background' && policy !== 'Foreground' && policy !== 'Orphan') {
+      throw invalid('meta.k8s.io', 'DeleteOptions', '', [
+        { field: 'propagationPolicy', reason: 'FieldValueNotSupported', detail: `Unsupported value: ${JSON.stringify(policy)}: supported values: "Foreground", "Background", "Orphan", "nil"` },
+      ]);
+    }
+    if (policy === 'Orphan' && om.uid) this.orphanDependents(om.uid);
+    if (policy === 'Foreground' && om.uid && this.dependentsOf(om.uid).length > 0) {
+      const next = structuredClone(old);
+      const nm = meta(next);
+      nm.deletionTimestamp = this.now();
+      nm.deletionGracePeriodSeconds = 0;
+      nm.finalizers = [...(nm.finalizers ?? []).filter((f) => f !== 'foregroundDeletion'), 'foregroundDeletion'];
+      const stored = this.store.put(t.storage, key, next);
+      for (const d of this.dependentsOf(om.uid)) {
+        if (!meta(d.object).deletionTimestamp) this.delete(d.type, meta(d.object).namespace, meta(d.object).name ?? '', { propagationPolicy: 'Foreground' });
+      }
+      this.finishForeground(om.uid);
+      return this.present(t, this.store.get(t.storage, key) ?? stored);
+    }
     const isNamespace = t.kind === 'Namespace' && t.group === '';
     const isCrd = t.kind === 'CustomResourceDefinition' && t.group === 'apiextensions.k8s.io';
     if ((om.finalizers ?? []).length > 0 || isNamespace || isCrd) {
@@ -651,8 +678,83 @@ export class ApiCore {
 
   // ---- namespace and CRD lifecycle ------------------------------------------------------------------
 
+  // ---- garbage collection (ownerReferences), done synchronously where kube-controller-manager is async ----
+
+  private uidExists(uid: string): boolean {
+    for (const storage of this.storages().keys()) {
+      if (this.store.list(storage).some((o) => meta(o).uid === uid)) return true;
+    }
+    return false;
+  }
+
+  /** One served type per storage (the one objects are stored as). */
+  private storages(): Map<string, ResourceType> {
+    const out = new Map<string, ResourceType>();
+    for (const t of this.allTypes()) if (!t.toStorage && (!out.has(t.storage) || t.preferred)) out.set(t.storage, t);
+    return out;
+  }
+
+  private dependentsOf(uid: string): { type: ResourceType; object: Obj }[] {
+    const out: { type: ResourceType; object: Obj }[] = [];
+    for (const [storage, type] of this.storages()) {
+      for (const o of this.store.list(storage)) {
+        if ((meta(o).ownerReferences as { uid?: string }[] | undefined)?.some((r) => r.uid === uid)) out.push({ type, object: o });
+      }
+    }
+    return out;
+  }
+
+  private orphanDependents(uid: string): void {
+    for (const d of this.dependentsOf(uid)) {
+      const next = structuredClone(d.object);
+      const refs = ((meta(next).ownerReferences ?? []) as { uid?: string }[]).filter((r) => r.uid !== uid);
+      if (refs.length) meta(next).ownerReferences = refs;
+      else delete meta(next).ownerReferences;
+      this.store.put(d.type.storage, objectKey(meta(next).namespace, meta(next).name ?? ''), next);
+    }
+  }
+
+  /** Background propagation: dependents whose owners are all gone are deleted; dangling references dropped. */
+  private collectGarbage(ownerUid: string): void {
+    for (const d of this.dependentsOf(ownerUid)) {
+      const refs = (meta(d.object).ownerReferences ?? []) as { uid?: string }[];
+      const alive = refs.filter((r) => r.uid !== ownerUid && r.uid !== undefined && this.uidExists(r.uid));
+      if (alive.length === 0) {
+        if (!meta(d.object).deletionTimestamp) {
+          try {
+            this.delete(d.type, meta(d.object).namespace, meta(d.object).name ?? '');
+          } catch (e) {
+            if (!(e instanceof ApiServerError && e.code === 'NotFound')) throw e;
+          }
+        }
+      } else if (alive.length < refs.length) {
+        const next = structuredClone(d.object);
+        meta(next).ownerReferences = refs.filter((r) => r.uid !== ownerUid);
+        this.store.put(d.type.storage, objectKey(meta(next).namespace, meta(next).name ?? ''), next);
+      }
+    }
+  }
+
+  /** Foreground propagation: once an owner has no dependents left, its foregroundDeletion finalizer goes. */
+  private finishForeground(ownerUid: string): void {
+    if (this.dependentsOf(ownerUid).length > 0) return;
+    for (const [storage, type] of this.storages()) {
+      const owner = this.store.list(storage).find((o) => meta(o).uid === ownerUid);
+      if (!owner || !(meta(owner).finalizers ?? []).includes('foregroundDeletion')) continue;
+      const next = structuredClone(owner);
+      meta(next).finalizers = (meta(next).finalizers ?? []).filter((f) => f !== 'foregroundDeletion');
+      const key = objectKey(meta(next).namespace, meta(next).name ?? '');
+      if ((meta(next).finalizers ?? []).length === 0) {
+        const gone = this.store.remove(storage, key, next) ?? next;
+        this.afterRemove(type, gone);
+      } else this.store.put(storage, key, next);
+    }
+  }
+
   private afterRemove(t: ResourceType, gone: Obj): void {
     const m = meta(gone);
+    if (m.uid) this.collectGarbage(m.uid);
+    for (const ref of (m.ownerReferences ?? []) as { uid?: string }[]) if (ref.uid) this.finishForeground(ref.uid);
     if (t.namespaced && m.namespace) this.finishNamespace(m.namespace);
     if (t.crd) this.finishCrd(t.crd);
     if (t.kind === 'CustomResourceDefinition' && t.group === 'apiextensions.k8s.io') {

@@ -399,3 +399,50 @@ describe('built-in types', () => {
     expect(r.body.metadata.namespace).toBeUndefined();
   });
 });
+
+describe('garbage collection through ownerReferences', () => {
+  const CMS = '/api/v1/namespaces/default/configmaps';
+  const owned = (name: string, owners: O[], extra: O = {}) => ({
+    apiVersion: 'v1', kind: 'ConfigMap', metadata: { name, ownerReferences: owners.map((o) => ({ apiVersion: 'example.com/v1', kind: 'Widget', name: o.metadata.name, uid: o.metadata.uid })), ...extra },
+  });
+
+  it('Background (the default): dependents go when their only owner goes', async () => {
+    const owner = (await req('POST', WIDGETS, widget('gc-owner'))).body;
+    await req('POST', CMS, owned('gc-dep', [owner]));
+    await req('DELETE', `${WIDGETS}/gc-owner`, { kind: 'DeleteOptions', apiVersion: 'v1', propagationPolicy: 'Background' });
+    expect((await req('GET', `${CMS}/gc-dep`)).status).toBe(404);
+  });
+
+  it('keeps a dependent that still has a live owner, dropping the dangling reference', async () => {
+    const a = (await req('POST', WIDGETS, widget('gc-a'))).body;
+    const b = (await req('POST', WIDGETS, widget('gc-b'))).body;
+    await req('POST', CMS, owned('gc-shared', [a, b]));
+    await req('DELETE', `${WIDGETS}/gc-a`);
+    const dep = await req('GET', `${CMS}/gc-shared`);
+    expect(dep.status).toBe(200);
+    expect(dep.body.metadata.ownerReferences.map((r: O) => r.name)).toEqual(['gc-b']);
+  });
+
+  it('Foreground: the owner waits (foregroundDeletion finalizer) until its dependents are gone', async () => {
+    const owner = (await req('POST', WIDGETS, widget('gc-fg'))).body;
+    await req('POST', CMS, owned('gc-fg-dep', [owner], { finalizers: ['example.com/hold'] }));
+    const d = await req('DELETE', `${WIDGETS}/gc-fg?propagationPolicy=Foreground`);
+    expect(d.body.metadata.finalizers).toEqual(['foregroundDeletion']);
+    expect(d.body.metadata.deletionTimestamp).toBeDefined();
+    const dep = (await req('GET', `${CMS}/gc-fg-dep`)).body;
+    expect(dep.metadata.deletionTimestamp).toBeDefined();
+    await req('PUT', `${CMS}/gc-fg-dep`, { ...dep, metadata: { ...dep.metadata, finalizers: [] } });
+    expect((await req('GET', `${CMS}/gc-fg-dep`)).status).toBe(404);
+    expect((await req('GET', `${WIDGETS}/gc-fg`)).status).toBe(404);
+  });
+
+  it('Orphan: dependents stay, without the reference to the deleted owner', async () => {
+    const owner = (await req('POST', WIDGETS, widget('gc-or'))).body;
+    await req('POST', CMS, owned('gc-orphan', [owner]));
+    await req('DELETE', `${WIDGETS}/gc-or`, { kind: 'DeleteOptions', apiVersion: 'v1', propagationPolicy: 'Orphan' });
+    const dep = await req('GET', `${CMS}/gc-orphan`);
+    expect(dep.status).toBe(200);
+    expect(dep.body.metadata.ownerReferences).toBeUndefined();
+    expect((await req('GET', `${WIDGETS}/gc-or`)).status).toBe(404);
+  });
+});

@@ -466,8 +466,13 @@ export async function startTestApiServer(options: TestApiServerOptions = {}): Pr
       }
       case 'delete': {
         const raw = await readBody(req);
-        const body = (raw.toString('utf8').trim() ? parseBody(raw, req.headers['content-type']) : {}) as { preconditions?: { uid?: string; resourceVersion?: string }; dryRun?: string[] };
-        reply(200, core.delete(t, ns, p.name ?? '', { ...(body.preconditions ? { preconditions: body.preconditions } : {}), dryRun: opts.dryRun || (body.dryRun ?? []).includes('All') }));
+        const body = (raw.toString('utf8').trim() ? parseBody(raw, req.headers['content-type']) : {}) as { preconditions?: { uid?: string; resourceVersion?: string }; dryRun?: string[]; propagationPolicy?: string; orphanDependents?: boolean };
+        const propagationPolicy = body.propagationPolicy ?? q.get('propagationPolicy') ?? (body.orphanDependents === true || q.get('orphanDependents') === 'true' ? 'Orphan' : undefined);
+        reply(200, core.delete(t, ns, p.name ?? '', {
+          ...(body.preconditions ? { preconditions: body.preconditions } : {}),
+          ...(propagationPolicy ? { propagationPolicy } : {}),
+          dryRun: opts.dryRun || (body.dryRun ?? []).includes('All'),
+        }));
         return;
       }
       case 'deletecollection': {
