@@ -189,4 +189,60 @@ describe('validatePolicy', () => {
     expect(pointerToPath('/spec/kprobes/0/selectors/1/matchArgs/0/operator')).toBe('spec.kprobes[0].selectors[1].matchArgs[0].operator');
     expect(pointerToPath('/spec/selectorsMacros/my macro')).toBe('spec.selectorsMacros["my macro"]');
   });
+
+  it('checks uprobes, label selectors, messages and sizeArgIndex', () => {
+    const got = issues(
+      base({
+        podSelector: { matchExpressions: [{ key: 'app', operator: 'In' }, { key: 'x', operator: 'Exists', values: ['y'] }] },
+        uprobes: [
+          {
+            path: 'bin/bash',
+            symbols: ['readline'],
+            offsets: [16],
+            message: 'x'.repeat(300),
+            args: [{ index: 0, type: 'char_buf', sizeArgIndex: 3 }],
+            selectors: [{ matchActions: [{ action: 'Override', argNewSymbol: 'a', argNewAddr: 1 }] }],
+          },
+        ],
+        kprobes: [{ call: 'f', syscall: false, selectors: [{ matchActions: [{ action: 'Override', argRegs: ['rax=1'] }] }] }],
+      }),
+    );
+    expect(got.map((i) => `${i.code} ${i.path}${i.limit ? ` ${i.limit}` : ''}`)).toEqual([
+      'VALUES_MISSING spec.podSelector.matchExpressions[0].values',
+      'VALUES_FORBIDDEN spec.podSelector.matchExpressions[1].values',
+      'CONFLICTING_FIELDS spec.kprobes[0].selectors[0].matchActions[0]',
+      'LIMIT_EXCEEDED spec.uprobes[0].message MAX_MESSAGE_BYTES',
+      'ARG_INDEX_UNKNOWN spec.uprobes[0].args[0].sizeArgIndex',
+      'VALUE_FORMAT spec.uprobes[0].path',
+      'CONFLICTING_FIELDS spec.uprobes[0]',
+      'CONFLICTING_FIELDS spec.uprobes[0].selectors[0].matchActions[0]',
+    ]);
+  });
+
+  it('accepts every operator with well-formed operands', () => {
+    const filters = [
+      ['Equal', ['/etc/passwd']],
+      ['NotEqual', ['1']],
+      ['Prefix', ['/etc']],
+      ['SubStringIgnCase', ['Key']],
+      ['SAddr', ['10.0.0.0/8', '::1', '::ffff:10.0.0.1/128']],
+      ['DPort', ['443', '8000:8080']],
+      ['NotDPortPriv', []],
+      ['Protocol', ['IPPROTO_TCP', '6']],
+      ['Family', ['AF_INET6']],
+      ['State', ['TCP_CLOSE']],
+      ['CapabilitiesGained', ['CAP_SYS_ADMIN']],
+      ['InRange', ['1:5', '-3']],
+      ['CelExpr', ['arg0 == "x"']],
+      ['FileType', ['reg', 'sock']],
+    ] as const;
+    const selectors = filters.map(([operator, values]) => ({ matchArgs: [{ index: 0, operator, ...(values.length ? { values: [...values] } : {}) }] }));
+    const hooks = Array.from({ length: Math.ceil(selectors.length / LIMITS.MAX_SELECTORS_PER_HOOK) }, (_, h) => ({
+      call: 'f',
+      syscall: false,
+      args: [{ index: 0, type: 'auto' }],
+      selectors: selectors.slice(h * LIMITS.MAX_SELECTORS_PER_HOOK, (h + 1) * LIMITS.MAX_SELECTORS_PER_HOOK),
+    }));
+    expect(issues(base({ kprobes: hooks }))).toEqual([]);
+  });
 });
