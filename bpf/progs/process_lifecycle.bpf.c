@@ -142,21 +142,25 @@ int BPF_PROG(vg_exec, struct task_struct *task, pid_t old_pid, struct linux_binp
 	return 0;
 }
 
+/*
+ * Fork and exit run for every process on the node, so they read task fields directly (tp_btf arguments are
+ * BTF pointers: plain loads, CO-RE relocated) instead of through bpf_probe_read_kernel calls.
+ */
 SEC("tp_btf/sched_process_fork")
 int BPF_PROG(vg_fork, struct task_struct *parent, struct task_struct *child)
 {
-	__u32 tgid = BPF_CORE_READ(child, tgid);
-	__u32 ptgid = BPF_CORE_READ(parent, tgid);
+	__u32 tgid = child->tgid;
+	__u32 ptgid = parent->tgid;
 	struct vg_fork_event *e;
 	struct vg_proc *pp, *p;
 
-	if (tgid != BPF_CORE_READ(child, pid))
+	if (tgid != child->pid)
 		return 0; /* a new thread, not a new process */
 	p = vg_proc_tmp_get();
 	if (!p)
 		return 0;
 	pp = bpf_map_lookup_elem(&vg_procs, &ptgid);
-	p->exec_ktime = BPF_CORE_READ(child, start_time);
+	p->exec_ktime = child->start_time;
 	p->ppid = ptgid;
 	p->_pad0 = 0;
 	if (pp) {
@@ -165,7 +169,7 @@ int BPF_PROG(vg_fork, struct task_struct *parent, struct task_struct *child)
 		p->flags = VG_PROC_CLONE | (pp->flags & VG_PROC_TRUNC_BINARY);
 		bpf_probe_read_kernel(p->binary, sizeof(p->binary), pp->binary);
 	} else {
-		p->parent_ktime = BPF_CORE_READ(parent, group_leader, start_time);
+		p->parent_ktime = parent->group_leader->start_time;
 		p->binary_len = 0;
 		p->flags = VG_PROC_CLONE | VG_PROC_ERR_BINARY;
 		p->binary[0] = 0;
@@ -190,16 +194,16 @@ int BPF_PROG(vg_fork, struct task_struct *parent, struct task_struct *child)
 SEC("tp_btf/sched_process_exit")
 int BPF_PROG(vg_exit, struct task_struct *task)
 {
-	struct signal_struct *sig = BPF_CORE_READ(task, signal);
-	__u32 tgid = BPF_CORE_READ(task, tgid);
+	struct signal_struct *sig = task->signal;
+	__u32 tgid = task->tgid;
 	struct vg_exit_event *e;
 	struct vg_proc *p;
 	__u64 ktime;
 	__u32 code;
 
-	if (BPF_CORE_READ(task, flags) & VG_PF_KTHREAD)
+	if (task->flags & VG_PF_KTHREAD)
 		return 0;
-	if (BPF_CORE_READ(sig, live.counter) != 0)
+	if (sig->live.counter != 0)
 		return 0; /* other threads of this process are still running */
 	p = bpf_map_lookup_elem(&vg_procs, &tgid);
 	if (!p) {
@@ -212,15 +216,15 @@ int BPF_PROG(vg_exit, struct task_struct *task)
 	ktime = p->exec_ktime;
 	if (bpf_map_delete_elem(&vg_procs, &tgid))
 		return 0; /* another thread of this process won the race and reports the exit */
-	if (BPF_CORE_READ(sig, flags) & VG_SIGNAL_GROUP_EXIT)
-		code = BPF_CORE_READ(sig, group_exit_code);
+	if (sig->flags & VG_SIGNAL_GROUP_EXIT)
+		code = sig->group_exit_code;
 	else
-		code = BPF_CORE_READ(task, exit_code);
+		code = task->exit_code;
 	e = vg_event_reserve(VG_EVENT_EXIT, sizeof(*e));
 	if (!e)
 		return 0;
 	e->pid = tgid;
-	e->tid = BPF_CORE_READ(task, pid);
+	e->tid = task->pid;
 	e->exec_ktime = ktime;
 	e->exit_code = code;
 	e->flags = 0;

@@ -3,7 +3,7 @@
 import { parseArgs } from 'node:util';
 import { SensorError } from './errors.js';
 import { LibbpfError } from './libbpf/index.js';
-import { createLogger, defaultRunOptions, startSensor, DEFAULT_OBJECTS_DIR, type RunOptions } from './main.js';
+import { createLogger, defaultRunOptions, startSensor, tuneHeapForSensor, DEFAULT_OBJECTS_DIR, type RunOptions } from './main.js';
 import { formatCapabilityTable, probeKernel } from './probe/probe.js';
 
 const HELP = `vigil-sensor — Vigil's node sensor: loads CO-RE BPF programs and streams process events
@@ -27,7 +27,8 @@ Options:
   --export-file-rotations N   rotated files to keep: PATH.1 … PATH.N (default: 5)
   --node-name NAME            node name in events and exec_ids (default: the hostname)
   --ancestors N               attach up to N ancestors beyond the parent to each event (default: 0)
-  --ring-buffer-mb N          kernel ring buffer size, a power of two (default: 16)
+  --ring-buffer-mb N          kernel ring buffer size in MiB, a power of two (default: 4; the kernel maps
+                              it twice into the sensor, so it shows twice in RSS)
   --bpf-objects DIR           directory of built .bpf.o files (default: ${DEFAULT_OBJECTS_DIR})
   --bpffs-root DIR            where Vigil pins its maps (default: /sys/fs/bpf/vigil)
   --stats-interval S          log counters every S seconds, 0 to disable (default: 60)
@@ -80,7 +81,7 @@ function parseRun(argv: string[]): RunOptions | 'help' {
   const o = defaultRunOptions();
   const output = values.output ?? 'json';
   if (output !== 'json' && output !== 'compact') throw new SensorError('BAD_ARGUMENT', `--output must be json or compact, got "${output}"`);
-  const ringMb = intOption('ring-buffer-mb', values['ring-buffer-mb'], 16, 1);
+  const ringMb = intOption('ring-buffer-mb', values['ring-buffer-mb'], 4, 1);
   if ((ringMb & (ringMb - 1)) !== 0) throw new SensorError('BAD_ARGUMENT', `--ring-buffer-mb must be a power of two, got ${ringMb}`);
   return {
     ...o,
@@ -104,15 +105,18 @@ function run(argv: string[]): void {
     process.stdout.write(RUN_HELP);
     return;
   }
+  tuneHeapForSensor();
   const logger = createLogger();
   const sensor = startSensor({ ...opts, logger });
   const shutdown = (signal: string) => {
     logger.info({ signal }, 'stopping');
     sensor.stop();
-    process.exit(0);
+    // No process.exit(): the event loop ends once stdout has flushed every event already written (a reader
+    // that was slow must not lose the tail). A stuck reader gets 10 s.
+    setTimeout(() => process.exit(0), 10_000).unref();
   };
-  process.on('SIGINT', () => shutdown('SIGINT'));
-  process.on('SIGTERM', () => shutdown('SIGTERM'));
+  process.once('SIGINT', () => shutdown('SIGINT'));
+  process.once('SIGTERM', () => shutdown('SIGTERM'));
   logger.info({ node: opts.nodeName, output: opts.output, exportFile: opts.exportFile ?? 'stdout' }, 'sensor running; Ctrl-C to stop');
 }
 

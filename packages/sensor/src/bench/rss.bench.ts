@@ -1,13 +1,19 @@
 /**
- * Sensor RSS with 100k cached processes: a real lifecycle sensor (programs loaded and attached) whose cache is
- * filled with 100,000 running processes, measured after GC. Baseline: the same sensor before filling.
+ * Sensor RSS with 100k cached processes: a real lifecycle sensor (programs loaded and attached, default 4 MiB
+ * ring buffer, which the kernel maps twice into the process) whose cache is filled with 100,000 running
+ * processes, each serialized once to JSON as the exporter does, measured after GC. Baseline: the same sensor
+ * before filling.
  */
 import { rmSync } from 'node:fs';
 import { pino } from 'pino';
 import { ProcFlags } from '../abi/layout.js';
+import { KtimeClock } from '../events/exec-id.js';
+import { TetragonJsonFormatter } from '../export/json.js';
+import { tuneHeapForSensor } from '../main.js';
 import { ProcessLifecycleSensor } from '../sensors/process-lifecycle.js';
 import { OBJECTS_DIR, report } from './report.js';
 
+tuneHeapForSensor(); // as `vigil-sensor run` does
 const N = Number(process.env.VIGIL_BENCH_PROCESSES ?? 100_000);
 const pinRoot = `/sys/fs/bpf/vigil-bench-${process.pid}`;
 const gc = (globalThis as { gc?: () => void }).gc ?? (() => {});
@@ -17,7 +23,7 @@ const sensor = ProcessLifecycleSensor.start({
   objectPath: `${OBJECTS_DIR}process_lifecycle.bpf.o`,
   pinRoot,
   node: 'bench-node-with-a-realistic-name.example.internal',
-  ringBytes: 16 * 1024 * 1024,
+  ringBytes: 4 * 1024 * 1024, // the default
   ancestors: 0,
   maxCachedProcesses: N + 10_000,
   logger: pino({ level: 'silent' }),
@@ -26,17 +32,19 @@ const sensor = ProcessLifecycleSensor.start({
 gc();
 const before = rssMiB();
 const cache = sensor.cache;
+const fmt = new TetragonJsonFormatter('bench-node', new KtimeClock());
 let parent = cache.insert({
-  execId: cache.idFor(1n, 4_000_000), pid: 4_000_000, tid: 4_000_000, ppid: 1, parentExecId: undefined, binary: '/usr/bin/containerd-shim-runc-v2',
+  pid: 4_000_000, tid: 4_000_000, ppid: 1, parentKtime: 0n, binary: '/usr/bin/containerd-shim-runc-v2',
   args: ['-namespace', 'k8s.io', '-id', 'f'.repeat(64)], cwd: '/run/containerd', uid: 0, euid: 0, gid: 0, egid: 0, auid: 0xffffffff, cgroupId: 1n, ktime: 1n, flags: ProcFlags.EXECVE,
 });
 for (let i = 0; i < N; i++) {
   const pid = 1_000_000 + i;
   const p = cache.insert({
-    execId: cache.idFor(BigInt(1e15 + i), pid), pid, tid: pid, ppid: parent.pid, parentExecId: parent.execId,
+    pid, tid: pid, ppid: parent.pid, parentKtime: parent.ktime,
     binary: `/usr/local/bin/worker-${i % 50}`, args: ['--config', `/etc/app/${i % 100}.yaml`, '--verbose'], cwd: '/srv/app',
     uid: 1000, euid: 1000, gid: 1000, egid: 1000, auid: 0xffffffff, cgroupId: BigInt(5000 + (i % 300)), ktime: BigInt(1e15 + i), flags: ProcFlags.EXECVE,
   });
+  if (process.env.VIGIL_BENCH_NO_JSON !== "1") fmt.format({ type: 'process_exec', timeNs: 0n, process: p, parent, ancestors: undefined }); // memoizes p's JSON
   if (i % 10 === 0) parent = p;
 }
 gc();

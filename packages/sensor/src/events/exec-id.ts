@@ -21,18 +21,21 @@ export class KtimeClock {
   }
 }
 
-let lastSecs = -1n;
+let lastSecNs = -1_000_000_000n;
 let lastBase = '';
 
 /** RFC 3339 in UTC with 0, 3, 6 or 9 fractional digits, as protobuf's JSON mapping prints Timestamps. */
 export function rfc3339(epochNs: bigint): string {
-  const secs = epochNs / 1_000_000_000n;
-  const nanos = Number(epochNs % 1_000_000_000n);
-  if (secs !== lastSecs) {
-    // events arrive in bursts within one second: format the date part once per second
-    lastSecs = secs;
+  // Events arrive in bursts within one second: the date part is formatted once per second, and within that
+  // second one BigInt subtraction gives the nanoseconds.
+  let d = epochNs - lastSecNs;
+  if (d < 0n || d >= 1_000_000_000n) {
+    const secs = epochNs / 1_000_000_000n;
+    lastSecNs = secs * 1_000_000_000n;
     lastBase = new Date(Number(secs) * 1000).toISOString().slice(0, 19);
+    d = epochNs - lastSecNs;
   }
+  const nanos = Number(d);
   const base = lastBase;
   if (nanos === 0) return `${base}Z`;
   const nine = nanos.toString().padStart(9, '0');

@@ -44,7 +44,7 @@ export class EventPipeline {
           type: 'process_exec',
           timeNs: this.clock.wallNs(rec.ktime),
           process: p,
-          parent: cache.get(p.parentExecId),
+          parent: p.parent,
           ancestors: this.ancestry(p),
         });
         return;
@@ -53,37 +53,16 @@ export class EventPipeline {
         cache.fromFork(rec);
         return;
       case 'exit': {
-        const id = cache.idFor(rec.execKtime, rec.pid);
-        let p = cache.get(id);
+        let p = cache.find(rec.execKtime, rec.pid);
         if (!p) {
           this.unknownExits++;
-          p = {
-            execId: id,
-            pid: rec.pid,
-            tid: rec.tid,
-            ppid: 0,
-            parentExecId: undefined,
-            binary: '',
-            args: [],
-            cwd: '',
-            uid: 0,
-            euid: 0,
-            gid: 0,
-            egid: 0,
-            auid: 0xffffffff,
-            cgroupId: 0n,
-            ktime: rec.execKtime,
-            flags: 0,
-            refs: 0,
-            exited: true,
-            json: undefined,
-          };
+          p = cache.unknown(rec.pid, rec.tid, rec.execKtime);
         }
         this.opts.onEvent({
           type: 'process_exit',
           timeNs: this.clock.wallNs(rec.ktime),
           process: p,
-          parent: cache.get(p.parentExecId),
+          parent: p.parent,
           ancestors: this.ancestry(p),
           status: (rec.exitCode >> 8) & 0xff,
           signal: rec.exitCode & 0x7f,

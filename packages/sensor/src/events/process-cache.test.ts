@@ -2,66 +2,75 @@ import { describe, expect, it } from '@jest/globals';
 import { ProcFlags } from '../abi/layout.js';
 import { ProcessCache, type NewProcess, type ProcessInfo } from './process-cache.js';
 
-function proc(cache: ProcessCache, pid: number, ktime: bigint, parent?: ProcessInfo): NewProcess {
+function proc(pid: number, ktime: bigint, parent?: ProcessInfo, over: Partial<NewProcess> = {}): NewProcess {
   return {
-    execId: cache.idFor(ktime, pid), pid, tid: pid, ppid: parent?.pid ?? 0, parentExecId: parent?.execId,
-    binary: `/bin/p${pid}`, args: [], cwd: '/', uid: 0, euid: 0, gid: 0, egid: 0, auid: 0, cgroupId: 0n, ktime, flags: ProcFlags.EXECVE,
+    pid, tid: pid, ppid: parent?.pid ?? 0, ktime, parentKtime: parent?.ktime ?? 0n, binary: `/bin/p${pid % 7}`, args: ['-x', String(pid % 3)],
+    cwd: '/', uid: 0, euid: 0, gid: 0, egid: 0, auid: 0, cgroupId: 7n, flags: ProcFlags.EXECVE, ...over,
   };
 }
 
 describe('ProcessCache', () => {
-  it('keeps an exited parent while a child references it, then releases both', () => {
+  it('links children to their parents and keeps an exited parent reachable from its child', () => {
     const c = new ProcessCache({ node: 'n' });
-    const parent = c.insert(proc(c, 1, 1n));
-    const child = c.insert(proc(c, 2, 2n, parent));
+    const parent = c.insert(proc(1, 1n));
+    const child = c.insert(proc(2, 2n, parent));
+    expect(child.parent).toBe(parent);
     c.markExited(parent);
-    expect(c.get(parent.execId)).toBe(parent); // still needed for the child's ancestry
-    expect(c.byPidNow(1)).toBeUndefined();
-    expect(c.ancestors(child, 5)).toEqual([parent]);
-    c.markExited(child);
-    expect(c.size).toBe(0);
-    expect(c.stats()).toMatchObject({ inserted: 2, released: 2, evicted: 0 });
+    expect(c.byPidNow(1)).toBeUndefined(); // no longer indexed as running
+    expect(c.ancestors(child, 5)).toEqual([parent]); // but still the child's parent
+    expect(c.parentExecIdOf(child)).toBe(c.execIdOf(parent));
+    expect(c.stats()).toMatchObject({ size: 1, inserted: 2, exited: 1, evicted: 0 });
+  });
+
+  it('knows the parent exec_id from the kernel even when the parent is not cached', () => {
+    const c = new ProcessCache({ node: 'n' });
+    const orphan = c.insert({ ...proc(9, 9n), ppid: 3, parentKtime: 33n });
+    expect(orphan.parent).toBeUndefined();
+    expect(Buffer.from(c.parentExecIdOf(orphan) as string, 'base64').toString()).toBe('n:33:3');
   });
 
   it('an exec in the same pid replaces the previous image', () => {
     const c = new ProcessCache({ node: 'n' });
-    const sh = c.insert(proc(c, 5, 1n));
-    const again = c.insert(proc(c, 5, 2n));
+    const sh = c.insert(proc(5, 1n));
+    const again = c.insert(proc(5, 2n));
     expect(c.byPidNow(5)).toBe(again);
-    expect(c.get(sh.execId)).toBeUndefined();
+    expect(sh.exited).toBe(true);
+    expect(c.find(1n, 5)).toBeUndefined();
+    expect(c.find(2n, 5)).toBe(again);
+    expect(c.insert(proc(5, 2n))).toBe(again); // the same process seen twice is one entry
   });
 
-  it('a fork inherits the parent image and a later exec points at the forking parent', () => {
+  it('a fork inherits the parent image and points at the forking parent', () => {
     const c = new ProcessCache({ node: 'n' });
-    const sh = c.insert({ ...proc(c, 10, 100n), binary: '/bin/sh', args: ['-c', 'x'] });
+    const sh = c.insert(proc(10, 100n, undefined, { binary: '/bin/sh', args: ['-c', 'x'] }));
     const clone = c.fromFork({ kind: 'fork', cpu: 0, seq: 0n, ktime: 0n, pid: 11, ppid: 10, execKtime: 200n, parentKtime: 100n });
     expect(clone.binary).toBe('/bin/sh');
+    expect(clone.args).toEqual(['-c', 'x']);
     expect(clone.flags & ProcFlags.CLONE).toBeTruthy();
-    expect(clone.parentExecId).toBe(sh.execId);
+    expect(clone.parent).toBe(sh);
   });
 
-  it('never exceeds its bound: evicts exited ancestors first, running processes only when nothing else is left', () => {
+  it('interns repeated values: one copy of each binary, argv, cwd and credential set', () => {
+    const c = new ProcessCache({ node: 'n' });
+    const a = c.insert(proc(20, 1n, undefined, { binary: ['/usr/', 'bin/x'].join(''), args: ['a', 'b'] }));
+    const b = c.insert(proc(21, 2n, undefined, { binary: ['/usr/b', 'in/x'].join(''), args: ['a', 'b'] }));
+    expect(b.args).toBe(a.args);
+    expect(b.creds).toBe(a.creds);
+    expect(Object.is(a.binary, b.binary)).toBe(true);
+  });
+
+  it('never indexes more running processes than its bound: the oldest are evicted and counted', () => {
     const c = new ProcessCache({ node: 'n', maxEntries: 100 });
-    let prev = c.insert(proc(c, 1, 1n));
-    for (let i = 2; i <= 150; i++) {
-      const next = c.insert(proc(c, i, BigInt(i), prev));
-      c.markExited(prev); // kept only because `next` references it
-      prev = next;
-    }
+    for (let i = 1; i <= 150; i++) c.insert(proc(i, BigInt(i)));
     expect(c.size).toBe(100);
     expect(c.stats().evicted).toBe(50);
-    expect(c.byPidNow(150)).toBe(prev); // the running process survived
-
-    const d = new ProcessCache({ node: 'n', maxEntries: 100 });
-    for (let i = 1; i <= 150; i++) d.insert(proc(d, i, BigInt(i)));
-    expect(d.size).toBe(100);
-    expect(d.stats().evicted).toBe(50);
-    expect(d.byPidNow(1)).toBeUndefined(); // oldest first
-    expect(d.byPidNow(150)).toBeDefined();
+    expect(c.byPidNow(1)).toBeUndefined(); // oldest first
+    expect(c.byPidNow(150)).toBeDefined();
   });
 
   it('exec ids are base64 of node:ktime:pid', () => {
     const c = new ProcessCache({ node: 'node-a' });
     expect(Buffer.from(c.idFor(123n, 45), 'base64').toString()).toBe('node-a:123:45');
+    expect(c.execIdOf(c.insert(proc(45, 123n)))).toBe(c.idFor(123n, 45));
   });
 });

@@ -3,7 +3,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { ProcFlags } from '../abi/layout.js';
 import { KtimeClock, rfc3339 } from '../events/exec-id.js';
-import { ProcessCache, type ProcessInfo } from '../events/process-cache.js';
+import { ProcessCache } from '../events/process-cache.js';
 import { CompactFormatter } from './compact.js';
 import { TetragonJsonFormatter, formatArguments } from './json.js';
 import type { SensorEvent } from './model.js';
@@ -13,20 +13,16 @@ const GOLDEN = fileURLToPath(new URL('./__golden__/', import.meta.url));
 const clock = new KtimeClock(1_767_323_045_000_000_001n, 1_000_000_000n);
 const cache = new ProcessCache({ node: 'node-1' });
 
-function p(over: Partial<ProcessInfo>): ProcessInfo {
-  return {
-    execId: '', pid: 0, tid: 0, ppid: 0, parentExecId: undefined, binary: '', args: [], cwd: '', uid: 0, euid: 0,
-    gid: 0, egid: 0, auid: 0xffffffff, cgroupId: 0n, ktime: 0n, flags: 0, refs: 1, exited: false, json: undefined, ...over,
-  };
-}
-
-const parent = p({ execId: cache.idFor(1_000_000_000n, 100), pid: 100, tid: 100, binary: '/usr/bin/dash', args: ['-c', '/bin/echo hi there'], cwd: '/', ktime: 1_000_000_000n, flags: ProcFlags.PROCFS, refs: 2 });
-const child = p({
-  execId: cache.idFor(2_500_000_000n, 101), pid: 101, tid: 101, ppid: 100, parentExecId: parent.execId, binary: '/usr/bin/echo',
-  args: ['hi there', 'x'], cwd: '/home/u', uid: 1000, euid: 1000, gid: 1000, egid: 1000, auid: 1000, cgroupId: 4242n, ktime: 2_500_000_000n, flags: ProcFlags.EXECVE,
+const parent = cache.insert({
+  pid: 100, tid: 100, ppid: 0, ktime: 1_000_000_000n, parentKtime: 0n, binary: '/usr/bin/dash', args: ['-c', '/bin/echo hi there'], cwd: '/',
+  uid: 0, euid: 0, gid: 0, egid: 0, auid: 0xffffffff, cgroupId: 0n, flags: ProcFlags.PROCFS,
+});
+const child = cache.insert({
+  pid: 101, tid: 101, ppid: 100, ktime: 2_500_000_000n, parentKtime: 1_000_000_000n, binary: '/usr/bin/echo', args: ['hi there', 'x'],
+  cwd: '/home/u', uid: 1000, euid: 1000, gid: 1000, egid: 1000, auid: 1000, cgroupId: 4242n, flags: ProcFlags.EXECVE,
 });
 const execEv: SensorEvent = { type: 'process_exec', timeNs: clock.wallNs(2_500_000_000n), process: child, parent, ancestors: undefined };
-const exitEv: SensorEvent = { type: 'process_exit', timeNs: clock.wallNs(3_000_000_000n), process: { ...child, refs: 0, json: undefined }, parent, ancestors: undefined, status: 0, signal: 9 };
+const exitEv: SensorEvent = { type: 'process_exit', timeNs: clock.wallNs(3_000_000_000n), process: child, parent, ancestors: undefined, status: 0, signal: 9 };
 
 function golden(name: string, actual: string): void {
   const path = `${GOLDEN}${name}`;

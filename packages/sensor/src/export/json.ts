@@ -6,7 +6,7 @@
  */
 import { constants } from 'node:os';
 import { ProcFlags } from '../abi/layout.js';
-import { KtimeClock, rfc3339 } from '../events/exec-id.js';
+import { KtimeClock, execId, rfc3339 } from '../events/exec-id.js';
 import type { ProcessInfo } from '../events/process-cache.js';
 import type { EventFormatter, SensorEvent } from './model.js';
 
@@ -45,6 +45,14 @@ type Json = Record<string, unknown>;
 
 export class TetragonJsonFormatter implements EventFormatter {
   private readonly nodeJson: string;
+  /**
+   * A cached process never changes, and it appears in many events (as process, parent, ancestor): its JSON is
+   * memoized on the process, for the most recent MEMO_CAPACITY processes only (a ring of them; the memo of the
+   * one that falls out is dropped), so memory stays bounded with 100k processes cached.
+   */
+  static readonly MEMO_CAPACITY = 4096;
+  private readonly memoRing: Array<ProcessInfo | undefined> = new Array<ProcessInfo | undefined>(TetragonJsonFormatter.MEMO_CAPACITY).fill(undefined);
+  private memoNext = 0;
 
   constructor(
     private readonly node: string,
@@ -55,7 +63,7 @@ export class TetragonJsonFormatter implements EventFormatter {
 
   process(p: ProcessInfo): Json {
     const o: Json = {};
-    if (p.execId) o.exec_id = p.execId;
+    o.exec_id = execId(this.node, p.ktime, p.pid);
     o.pid = p.pid;
     o.uid = p.uid;
     if (p.cwd) o.cwd = p.cwd;
@@ -66,16 +74,22 @@ export class TetragonJsonFormatter implements EventFormatter {
     if (flags) o.flags = flags;
     o.start_time = rfc3339(this.clock.wallNs(p.ktime));
     o.auid = p.auid;
-    if (p.parentExecId) o.parent_exec_id = p.parentExecId;
+    if (p.ppid) o.parent_exec_id = execId(this.node, p.parentKtime, p.ppid);
     o.tid = p.tid;
     o.process_credentials = { uid: p.uid, gid: p.gid, euid: p.euid, egid: p.egid };
     if (p.cgroupId !== 0n) o.cgroup_id = p.cgroupId.toString();
     return o;
   }
 
-  /** A cached process never changes, so it is serialized once and reused in every event that names it. */
   private fragment(p: ProcessInfo): string {
-    return (p.json ??= JSON.stringify(this.process(p)));
+    if (p.json !== undefined) return p.json;
+    const f = JSON.stringify(this.process(p));
+    const old = this.memoRing[this.memoNext];
+    if (old) old.json = undefined;
+    this.memoRing[this.memoNext] = p;
+    this.memoNext = (this.memoNext + 1) % TetragonJsonFormatter.MEMO_CAPACITY;
+    p.json = f;
+    return f;
   }
 
   format(ev: SensorEvent): string {

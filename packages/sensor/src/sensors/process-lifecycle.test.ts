@@ -93,7 +93,9 @@ describe('process lifecycle sensor (real kernel)', () => {
         () => h.events.find((e) => e.type === 'process_exec' && e.process.binary === '/usr/bin/echo' && e.process.args[0] === `vigil-${n}`),
         'the echo exec',
       );
-      expect(echoExec.process.parentExecId).toBe(shExec.process.execId);
+      const cache = h.sensor.cache;
+      expect(echoExec.parent).toBe(shExec.process);
+      expect(cache.parentExecIdOf(echoExec.process)).toBe(cache.execIdOf(shExec.process));
       expect(echoExec.parent?.pid).toBe(sh.pid);
       expect(echoExec.process.cwd).toBe(process.cwd());
       const echoExit = await h.waitFor(() => h.exits(echoExec.process.pid)[0], 'the echo exit');
@@ -103,11 +105,11 @@ describe('process lifecycle sensor (real kernel)', () => {
         expect(ex.status).toBe(0);
         expect(ex.signal).toBe(0);
       }
-      expect(echoExit.process.execId).toBe(echoExec.process.execId);
+      expect(echoExit.process).toBe(echoExec.process);
       // The JSON for it carries Tetragon's fields.
       const json = JSON.parse(new TetragonJsonFormatter('test-node', new KtimeClock()).format(echoExec)) as Record<string, Record<string, Record<string, unknown>>>;
       expect(json.process_exec?.process?.arguments).toBe(`vigil-${n}`);
-      expect(json.process_exec?.parent?.exec_id).toBe(shExec.process.execId);
+      expect(json.process_exec?.parent?.exec_id).toBe(cache.execIdOf(shExec.process));
       expect(Buffer.from(String(json.process_exec?.process?.exec_id), 'base64').toString()).toMatch(new RegExp(`^test-node:\\d+:${echoExec.process.pid}$`));
     } finally {
       h.close();
@@ -145,7 +147,8 @@ describe('process lifecycle sensor (real kernel)', () => {
       expect(echo.parent?.pid).toBe(sh.pid);
       expect(echo.parent?.binary).toBe('/usr/bin/dash');
       expect(echo.parent?.args).toEqual(['-c', `sleep 1; /bin/echo early-${n}`]);
-      expect(echo.parent?.execId).toBe(echo.process.parentExecId);
+      expect(echo.parent?.flags).toBeGreaterThan(0);
+      expect(h.sensor.cache.execIdOf(echo.parent as NonNullable<typeof echo.parent>)).toBe(h.sensor.cache.parentExecIdOf(echo.process));
     } finally {
       h.close();
     }
@@ -173,16 +176,17 @@ describe('process lifecycle sensor (real kernel)', () => {
     const c = track(spawn('/bin/sleep', ['30']));
     let id: string;
     try {
-      id = (await first.waitFor(() => first.exec(c.pid as number), 'the sleep exec')).process.execId;
+      id = first.sensor.cache.execIdOf((await first.waitFor(() => first.exec(c.pid as number), 'the sleep exec')).process);
     } finally {
       first.close();
     }
     const second = new Harness();
     try {
-      expect(second.sensor.cache.byPidNow(c.pid as number)?.execId).toBe(id);
+      const cached = second.sensor.cache.byPidNow(c.pid as number);
+      expect(cached && second.sensor.cache.execIdOf(cached)).toBe(id);
       c.kill('SIGKILL');
       const ex = await second.waitFor(() => second.exits(c.pid as number)[0], 'the exit after restart');
-      expect(ex.process.execId).toBe(id);
+      expect(second.sensor.cache.execIdOf(ex.process)).toBe(id);
       expect(ex.process.binary).toBe('/usr/bin/sleep');
     } finally {
       second.close();

@@ -213,11 +213,10 @@ export class ProcessLifecycleSensor implements Disposable {
       const ppid = v.readUInt32LE(OFF.proc.ppid);
       const binLen = Math.min(v.readUInt32LE(OFF.proc.binary_len), 255);
       found.push({
-        execId: this.cache.idFor(ktime, pid),
         pid,
         tid: pid,
         ppid,
-        parentExecId: ppid ? this.cache.idFor(v.readBigUInt64LE(OFF.proc.parent_ktime), ppid) : undefined,
+        parentKtime: v.readBigUInt64LE(OFF.proc.parent_ktime),
         binary: binLen ? v.subarray(OFF.proc.binary, OFF.proc.binary + binLen).toString('utf8') : snap.binary,
         args: snap.argv.slice(1),
         cwd: snap.cwd,
