@@ -123,6 +123,25 @@ d('kubectl', () => {
     expect((await kubectl('get', 'widgets')).stdout.split('\n')[1]).toMatch(/^alpha\s+True\s+4\s+\d+s$/);
   });
 
+  it('get --watch prints rows as the server streams them', async () => {
+    const p = spawn(kubectlPath!, ['get', 'widgets', '--watch', '--output-watch-events'], { env }); // eslint-disable-line @typescript-eslint/no-non-null-assertion
+    let out = '';
+    p.stdout.on('data', (b: Buffer) => (out += b.toString()));
+    try {
+      const deadline = Date.now() + 10_000;
+      while (!out.includes('alpha') && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+      await kubectl('apply', '-f', await manifest('gamma.yaml', 'apiVersion: example.com/v1\nkind: Widget\nmetadata:\n  name: gamma\nspec:\n  size: 6\n'));
+      while (!out.includes('gamma') && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    } finally {
+      p.kill();
+    }
+    const lines = out.trim().split('\n');
+    expect(lines[0]).toMatch(/^EVENT\s+NAME\s+READY\s+SIZE\s+AGE$/);
+    expect(lines[1]).toMatch(/^ADDED\s+alpha\s+True\s+4\s+\d+s$/);
+    expect(lines[2]).toMatch(/^ADDED\s+gamma\s+6\s+\d+s$/);
+    await kubectl('delete', 'widget', 'gamma');
+  });
+
   it('server-side apply records the manager and reports conflicts the way kubectl expects', async () => {
     const w = await manifest('ssa.yaml', 'apiVersion: example.com/v1\nkind: Widget\nmetadata:\n  name: beta\nspec:\n  size: 2\n');
     expect((await kubectl('apply', '--server-side', '-f', w)).stdout).toBe('widget.example.com/beta serverside-applied\n');

@@ -3,7 +3,7 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { startTestApiServer, type TestApiServer } from './server.js';
 import { humanDuration } from './table.js';
-import { http, widget, WIDGET_CRD, WIDGETS } from './testkit.js';
+import { http, WatchReader, widget, WIDGET_CRD, WIDGETS } from './testkit.js';
 
 type O = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 
@@ -102,6 +102,31 @@ describe('Table', () => {
   it('renders ages like k8s.io/apimachinery duration.HumanDuration', () => {
     const cases: [number, string][] = [[0, '0s'], [119, '119s'], [120, '2m'], [125, '2m5s'], [600, '10m'], [3 * 3600 - 1, '179m'], [3 * 3600 + 300, '3h5m'], [8 * 3600, '8h'], [47 * 3600, '47h'], [50 * 3600, '2d2h'], [8 * 86400, '8d'], [800 * 86400, '2y70d'], [9 * 365 * 86400, '9y']];
     for (const [secs, want] of cases) expect(`${secs}:${humanDuration(secs * 1000)}`).toBe(`${secs}:${want}`);
+  });
+
+  it('streams watch events as one-row tables, with column definitions only in the first', async () => {
+    const w = await WatchReader.open(`${s.url}${WIDGETS}?watch=true`, { accept: TABLE });
+    try {
+      const ev = await w.next(2);
+      expect(ev.map((e) => e.type)).toEqual(['ADDED', 'ADDED']);
+      const [first, second] = ev.map((e) => e.object as O);
+      expect(first?.kind).toBe('Table');
+      expect(first?.columnDefinitions).toHaveLength(5);
+      expect(first?.rows[0].cells[0]).toBe('t1');
+      expect(second?.columnDefinitions).toBeNull();
+      expect(second?.rows[0].cells[0]).toBe('t2');
+    } finally {
+      w.close();
+    }
+  });
+
+  it('serves metadata-only PartialObjectMetadata(List) when asked', async () => {
+    const one = await req('GET', `${WIDGETS}/t1`, undefined, { accept: 'application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1,application/json' });
+    expect(one.body).toEqual({ kind: 'PartialObjectMetadata', apiVersion: 'meta.k8s.io/v1', metadata: expect.objectContaining({ name: 't1' }) });
+    expect(one.body.spec).toBeUndefined();
+    const list = (await req('GET', WIDGETS, undefined, { accept: 'application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1' })).body;
+    expect(list.kind).toBe('PartialObjectMetadataList');
+    expect(list.items.map((i: O) => i.metadata.name)).toEqual(['t1', 't2']);
   });
 
   it('answers 406 when only protobuf is acceptable', async () => {

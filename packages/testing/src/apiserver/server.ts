@@ -16,7 +16,7 @@ import { decodeProtobufObject } from './protobuf.js';
 import { allowed, authenticate, authorize, type AuthOptions, type TokenIdentity } from './rbac.js';
 import { apiVersionOf, type ResourceType } from './resources.js';
 import { objectKey, type Obj, type StoreSnapshot } from './store.js';
-import { buildTable, type IncludeObject } from './table.js';
+import { buildTable, partialObjectMetadata, type IncludeObject } from './table.js';
 import { selfSignedCert } from './tls.js';
 
 export interface TestApiServerOptions {
@@ -110,7 +110,7 @@ function parseAccept(h: string | undefined): MediaRange[] {
   });
 }
 
-type Negotiated = { kind: 'json' } | { kind: 'table'; version: string } | { kind: 'discovery'; version: 'v2' | 'v2beta1' };
+type Negotiated = { kind: 'json' } | { kind: 'table'; version: string } | { kind: 'metadata'; version: string } | { kind: 'discovery'; version: 'v2' | 'v2beta1' };
 
 function negotiate(accept: string | undefined, allowTable: boolean, allowDiscovery: boolean): Negotiated {
   for (const r of parseAccept(accept)) {
@@ -119,6 +119,12 @@ function negotiate(accept: string | undefined, allowTable: boolean, allowDiscove
     if (r.params.as === 'Table') {
       if (allowTable && r.params.g === 'meta.k8s.io' && (r.params.v === 'v1' || r.params.v === 'v1beta1')) {
         return { kind: 'table', version: r.params.v };
+      }
+      continue;
+    }
+    if (r.params.as === 'PartialObjectMetadata' || r.params.as === 'PartialObjectMetadataList') {
+      if (allowTable && r.params.g === 'meta.k8s.io' && (r.params.v === 'v1' || r.params.v === 'v1beta1')) {
+        return { kind: 'metadata', version: r.params.v };
       }
       continue;
     }
@@ -288,6 +294,8 @@ export async function startTestApiServer(options: TestApiServerOptions = {}): Pr
         out = tableOf(t, [object], neg.version, includeOf(q), { resourceVersion: meta(object).resourceVersion });
         if (!first) out.columnDefinitions = null;
         first = false;
+      } else if (neg.kind === 'metadata' && type !== 'ERROR' && type !== 'BOOKMARK') {
+        out = partialObjectMetadata(object, `meta.k8s.io/${neg.version}`);
       }
       res.write(`${JSON.stringify({ type, object: out })}\n`);
     };
@@ -426,6 +434,8 @@ export async function startTestApiServer(options: TestApiServerOptions = {}): Pr
         const o = core.get(t, ns, p.name ?? '');
         if (neg.kind === 'table') {
           send(res, 200, tableOf(t, [o], neg.version, includeOf(q), { resourceVersion: meta(o).resourceVersion }), `application/json;as=Table;v=${neg.version};g=meta.k8s.io`);
+        } else if (neg.kind === 'metadata') {
+          send(res, 200, partialObjectMetadata(o, `meta.k8s.io/${neg.version}`), `application/json;as=PartialObjectMetadata;v=${neg.version};g=meta.k8s.io`);
         } else reply(200, o);
         return;
       }
@@ -441,6 +451,10 @@ export async function startTestApiServer(options: TestApiServerOptions = {}): Pr
         if (neg.kind === 'table') {
           const objs = (list.items as Obj[]).map((o) => presentForList(t, o));
           send(res, 200, tableOf(t, objs, neg.version, includeOf(q), list.metadata as Obj), `application/json;as=Table;v=${neg.version};g=meta.k8s.io`);
+        } else if (neg.kind === 'metadata') {
+          const av = `meta.k8s.io/${neg.version}`;
+          const items = (list.items as Obj[]).map((o) => partialObjectMetadata(o, av));
+          send(res, 200, { kind: 'PartialObjectMetadataList', apiVersion: av, metadata: list.metadata, items }, `application/json;as=PartialObjectMetadataList;v=${neg.version};g=meta.k8s.io`);
         } else reply(200, list);
         return;
       }
