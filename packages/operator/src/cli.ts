@@ -1,6 +1,8 @@
 #!/usr/bin/env node
 // `vigil`: the command-line entry point. A thin dispatcher: each top-level command lives in the package that owns
 // it and is registered in COMMANDS below (add e.g. `dev-cluster` with one entry).
+import { realpathSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { runPolicyCommand, type CommandIo } from '@vigil/policy-schema';
 
 export interface CliCommand {
@@ -38,5 +40,9 @@ export async function runCli(argv: readonly string[], io: CommandIo): Promise<nu
   return cmd.run(rest, io);
 }
 
-const io: CommandIo = { out: (line) => process.stdout.write(`${line}\n`), err: (line) => process.stderr.write(`${line}\n`) };
-process.exitCode = await runCli(process.argv.slice(2), io);
+// Run only when executed (directly or through the pnpm bin symlink), so tests and other commands can import this.
+const entry = process.argv[1];
+if (entry !== undefined && realpathSync(entry) === fileURLToPath(import.meta.url)) {
+  const io: CommandIo = { out: (line) => process.stdout.write(`${line}\n`), err: (line) => process.stderr.write(`${line}\n`) };
+  process.exitCode = await runCli(process.argv.slice(2), io);
+}

@@ -103,9 +103,11 @@ export function closest(word: string, candidates: readonly string[]): string | u
   return bestD <= Math.max(2, Math.floor(word.length / 3)) ? best : undefined;
 }
 
+let cachedDocumentSchema: JsonSchema | undefined;
 function schemaAt(pointer: string): JsonSchema | undefined {
   // Walks the document schema along a schemaPath like #/properties/spec/properties/kprobes/items/...
-  let s: unknown = documentSchema();
+  cachedDocumentSchema ??= documentSchema();
+  let s: unknown = cachedDocumentSchema;
   for (const seg of pointer.replace(/^#\//, '').split('/')) {
     if (s === undefined || s === null || typeof s !== 'object') return undefined;
     s = (s as Record<string, unknown>)[seg];
