@@ -30,7 +30,8 @@ Options:
   --ring-buffer-mb N          kernel ring buffer size in MiB, a power of two (default: 4; the kernel maps
                               it twice into the sensor, so it shows twice in RSS)
   --bpf-objects DIR           directory of built .bpf.o files (default: ${DEFAULT_OBJECTS_DIR})
-  --bpffs-root DIR            where Vigil pins its maps (default: /sys/fs/bpf/vigil)
+  --bpffs-root DIR            where Vigil pins its maps: a directory it creates inside a mounted bpffs
+                              (default: /sys/fs/bpf/vigil)
   --stats-interval S          log counters every S seconds, 0 to disable (default: 60)
   -h, --help                  show this help
 

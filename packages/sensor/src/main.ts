@@ -3,6 +3,7 @@
  * sink, and owns shutdown. Nothing else in the package creates long-lived resources on its own.
  */
 import { hostname } from 'node:os';
+import { dirname } from 'node:path';
 import v8 from 'node:v8';
 import { fileURLToPath } from 'node:url';
 import { pino, type Logger } from 'pino';
@@ -71,7 +72,7 @@ export interface RunningSensor {
 
 export function startSensor(o: RunOptions): RunningSensor {
   const logger = o.logger ?? createLogger();
-  const bpffs = o.pinRoot.split('/').slice(0, 4).join('/') || '/sys/fs/bpf';
+  const bpffs = dirname(o.pinRoot); // the pin root is a directory Vigil creates inside a mounted bpffs
   preflight({ objectsDir: o.objectsDir, objects: ['process_lifecycle.bpf.o'], bpffs });
 
   if (o.policyDir) {
