@@ -8,6 +8,8 @@ export const LIMITS = {
   MAX_SELECTORS_PER_HOOK: 5,
   /** args[] (and data[]) entries of one hook. */
   MAX_ARGS_PER_HOOK: 6,
+  /** Largest args[].index / data[].index / sizeArgIndex (one byte in the hook's arg table). */
+  MAX_ARG_INDEX: 255,
   /** matchArgs (likewise matchData, matchReturnArgs) entries in one selector. */
   MAX_MATCH_ARGS_PER_SELECTOR: 5,
   /** values of one matchArgs / matchData / matchReturnArgs entry (set-style operators use maps, see below). */
@@ -45,6 +47,7 @@ export const LIMIT_DOCS: Readonly<Record<LimitName, string>> = {
   MAX_HOOKS_PER_POLICY: 'hooks (all hook lists together) in one policy',
   MAX_SELECTORS_PER_HOOK: 'selectors under one hook',
   MAX_ARGS_PER_HOOK: 'args[] or data[] entries of one hook',
+  MAX_ARG_INDEX: 'value of args[].index, data[].index and sizeArgIndex',
   MAX_MATCH_ARGS_PER_SELECTOR: 'matchArgs / matchData / matchReturnArgs entries in one selector',
   MAX_VALUES_PER_MATCH_ARG: 'values of one matchArgs / matchData / matchReturnArgs entry',
   MAX_BINARIES_PER_SELECTOR: 'values of one matchBinaries / matchParentBinaries entry',

@@ -100,6 +100,7 @@ describe('validatePolicy', () => {
     const values = Array.from({ length: LIMITS.MAX_VALUES_PER_MATCH_ARG + 1 }, (_, i) => String(i));
     const got2 = issues(base(kprobe([{ matchArgs: [{ index: 1, operator: 'Equal', values }] }])));
     expect(got2.map((i) => i.limit)).toEqual(['MAX_VALUES_PER_MATCH_ARG']);
+    expect(issues(base(kprobe([], [{ index: 256, type: 'int' }]))).map((i) => `${i.limit} ${i.path}`)).toEqual(['MAX_ARG_INDEX spec.kprobes[0].args[0].index']);
     const long = '/'.padEnd(LIMITS.MAX_BINARY_PATH_BYTES + 1, 'a');
     const got3 = issues(base(kprobe([{ matchBinaries: [{ operator: 'In', values: [long] }] }])));
     expect(got3.map((i) => i.limit)).toEqual(['MAX_BINARY_PATH_BYTES']);

@@ -257,6 +257,13 @@ class Checker {
     this.limit('MAX_ARGS_PER_HOOK', hook.data?.length ?? 0, `${p}.data`, 'data of the hook');
     this.limit('MAX_SELECTORS_PER_HOOK', hook.selectors?.length ?? 0, `${p}.selectors`, 'selectors of the hook');
     if (hook.message !== undefined) this.limit('MAX_MESSAGE_BYTES', utf8Length(hook.message), `${p}.message`, 'message bytes');
+    for (const [field, list2] of [['args', args], ['data', hook.data ?? []]] as const)
+      list2.forEach((a, j) => {
+        this.limit('MAX_ARG_INDEX', a.index, `${p}.${field}[${j}].index`, 'argument index');
+        if (a.sizeArgIndex !== undefined) this.limit('MAX_ARG_INDEX', a.sizeArgIndex, `${p}.${field}[${j}].sizeArgIndex`, 'sizeArgIndex');
+      });
+    const ret = hook['returnArg'] as ArgSpec | undefined;
+    if (ret) this.limit('MAX_ARG_INDEX', ret.index, `${p}.returnArg.index`, 'argument index');
     const sizeRefs = args.map((a, j) => ({ a, j })).filter(({ a }) => a.sizeArgIndex !== undefined && a.sizeArgIndex > 0);
     for (const { a, j } of sizeRefs) {
       if (!args.some((b) => b.index === (a.sizeArgIndex ?? 0) - 1))
