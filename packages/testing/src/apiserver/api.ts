@@ -596,8 +596,8 @@ export class ApiCore {
   }
 
   /**
-   * DELETE: objects with finalizers get a deletionTimestamp and stay until the last finalizer is removed;
-   * others go at once. Returns the object (kube-apiserver answers 200 with it for these types).
+   * DELETE: objects with finalizers get a deletionTimestamp and stay until the last finalizer is removed
+   * (the answer is the object); others go at once (the answer is a Status Success, or the object for pods).
    */
   delete(t: ResourceType, namespace: string | undefined, name: string, options: DeleteOptions = {}): Obj {
     this.requireNamespace(t, namespace);
@@ -661,7 +661,9 @@ export class ApiCore {
     }
     const gone = this.store.remove(t.storage, key) ?? old;
     this.afterRemove(t, gone);
-    return this.present(t, gone);
+    if (t.returnDeletedObject) return this.present(t, gone);
+    // the generic registry's finalizeDelete: a Status naming what was deleted
+    return { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Success', details: { name, group: t.group, kind: t.plural, uid: om.uid } };
   }
 
   deleteCollection(t: ResourceType, namespace: string | undefined, q: { labelSelector?: string | null; fieldSelector?: string | null }): Obj {

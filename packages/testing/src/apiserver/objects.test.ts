@@ -189,11 +189,11 @@ describe('status subresource', () => {
 });
 
 describe('delete and finalizers', () => {
-  it('deletes at once without finalizers and returns the object', async () => {
-    await req('POST', WIDGETS, widget('del'));
+  it('deletes at once without finalizers, answering a Status Success that names the object', async () => {
+    const o = (await req('POST', WIDGETS, widget('del'))).body;
     const r = await req('DELETE', `${WIDGETS}/del`);
     expect(r.status).toBe(200);
-    expect(r.body.metadata.name).toBe('del');
+    expect(r.body).toEqual({ kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Success', details: { name: 'del', group: 'example.com', kind: 'widgets', uid: o.metadata.uid } });
     expect((await req('GET', `${WIDGETS}/del`)).status).toBe(404);
   });
 
@@ -365,6 +365,12 @@ describe('structural schema validation', () => {
 });
 
 describe('built-in types', () => {
+  it('deleting a Pod answers with the Pod itself (ReturnDeletedObject)', async () => {
+    await req('POST', '/api/v1/namespaces/default/pods', { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'gone' }, spec: { containers: [{ name: 'c', image: 'i' }] } });
+    const r = await req('DELETE', '/api/v1/namespaces/default/pods/gone');
+    expect(r.body).toMatchObject({ kind: 'Pod', metadata: { name: 'gone' } });
+  });
+
   it('Pods default to Pending and require containers', async () => {
     const bad = await req('POST', '/api/v1/namespaces/default/pods', { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'p0' }, spec: { containers: [] } });
     expect(bad.status).toBe(422);

@@ -36,6 +36,8 @@ export interface ResourceType {
   defaults?: (o: Obj) => void;
   /** The group's preferred version (storage version for CRDs). */
   preferred: boolean;
+  /** An immediate DELETE answers with the object (pods) instead of a Status Success (everything else). */
+  returnDeletedObject?: boolean;
   /** Verbs served; ALL_VERBS unless set (reviews are create-only and never stored). */
   verbs?: string[];
 }
@@ -310,7 +312,7 @@ export function builtinTypes(): ResourceType[] {
     }),
     builtin({
       group: '', version: 'v1', kind: 'Pod', plural: 'pods', namespaced: true, shortNames: ['po'], categories: ['all'],
-      statusSubresource: true, printer: podPrinter, defaults: podDefaults, validate: podValidate,
+      statusSubresource: true, printer: podPrinter, defaults: podDefaults, validate: podValidate, returnDeletedObject: true,
       fields: {
         'spec.nodeName': (o) => get(o, 'spec', 'nodeName'),
         'spec.restartPolicy': (o) => get(o, 'spec', 'restartPolicy'),
