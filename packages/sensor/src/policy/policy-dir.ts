@@ -1,9 +1,12 @@
 /**
- * Reads the policy directory of a standalone sensor. Policies are parsed and reported; they are enforced once
- * the enforcement engine applies compiled bundles. Files that are not policies get a warning, never a crash.
+ * Reads the policy directory of a standalone sensor. Policies are parsed and validated with the same validator
+ * the operator and `vigil policy validate` use; they are enforced once the enforcement engine applies compiled
+ * bundles. Files that are not policies, and invalid policies, get a warning naming the file and field, never a
+ * crash.
  */
 import { readFileSync, readdirSync, statSync } from 'node:fs';
 import { extname, join } from 'node:path';
+import { formatIssue, validatePolicy, type TracingPolicy } from '@vigil/policy-schema';
 import { parseAllDocuments } from 'yaml';
 
 export interface PolicyFile {
@@ -11,7 +14,7 @@ export interface PolicyFile {
   name: string;
   kind: string;
   apiVersion: string;
-  document: unknown;
+  policy: TracingPolicy;
 }
 
 export interface PolicyDirResult {
@@ -63,7 +66,12 @@ export function readPolicyDir(dir: string): PolicyDirResult {
         return;
       }
       const meta = (value.metadata ?? {}) as Record<string, unknown>;
-      out.policies.push({ file: where, name: String(meta.name ?? '(unnamed)'), kind, apiVersion, document: value });
+      const checked = validatePolicy(value);
+      if (!checked.ok) {
+        for (const issue of checked.issues) out.warnings.push({ file: where, message: `invalid policy "${String(meta.name ?? '')}": ${formatIssue(issue)}` });
+        return;
+      }
+      out.policies.push({ file: where, name: String(meta.name ?? '(unnamed)'), kind, apiVersion, policy: checked.policy });
     });
   }
   return out;
