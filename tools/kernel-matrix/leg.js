@@ -1,11 +1,11 @@
 #!/usr/bin/env node
 // One leg of the kernel matrix: runs inside a guest (or on the host for the `host` kernel) with cwd = the working
-// tree. Reads $VIGIL_CTL/plan.json (written by lib/matrix.js), runs the capability probe and each suite one after
+// tree. Reads $VIGIL_CTL/plan.json (written by lib/matrix.js), runs the capability probes and each suite one after
 // another, and leaves everything the host needs in $VIGIL_CTL:
-//   caps.json               the probe's --json output
+//   caps-<probe>.json       each probe's --json output
 //   jest-<suite>.json       jest --json results (jest suites)
 //   skips-<suite>.jsonl     VIGIL-SKIP records (skip.js)
-//   leg.json                { probe: { status }, suites: { <name>: { status, signal, ms } } }
+//   leg.json                { probes: { <name>: { status } }, suites: { <name>: { status, signal, ms } } }
 // Exits 0 when it could run everything; the verdict is the host's.
 import { spawnSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
@@ -18,16 +18,16 @@ if (!ctl) {
 }
 const plan = JSON.parse(readFileSync(join(ctl, 'plan.json'), 'utf8'));
 const substitute = (argv) => argv.map((a) => a.replaceAll('{ctl}', ctl));
-const leg = { kernel: plan.kernel, probe: null, suites: {} };
+const leg = { kernel: plan.kernel, probes: {}, suites: {} };
 const save = () => writeFileSync(join(ctl, 'leg.json'), JSON.stringify(leg, null, 2) + '\n');
 
-if (plan.probe) {
-  const [cmd, ...args] = substitute(plan.probe);
+for (const [name, argv] of Object.entries(plan.probes ?? {})) {
+  const [cmd, ...args] = substitute(argv);
   const t0 = Date.now();
   const r = spawnSync(cmd, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], timeout: 120_000, killSignal: 'SIGKILL' });
-  writeFileSync(join(ctl, 'caps.json'), r.stdout ?? '');
-  leg.probe = { status: r.status, signal: r.signal, ms: Date.now() - t0 };
-  console.log(`[leg] probe exit ${r.status ?? r.signal} in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+  writeFileSync(join(ctl, `caps-${name}.json`), r.stdout ?? '');
+  leg.probes[name] = { status: r.status, signal: r.signal, ms: Date.now() - t0 };
+  console.log(`[leg] probe ${name} exit ${r.status ?? r.signal} in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
   save();
 }
 

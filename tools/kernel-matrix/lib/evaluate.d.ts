@@ -20,6 +20,7 @@ export interface Leg {
   timedOut: boolean;
   expect?: Record<string, boolean>;
   caps: Record<string, CapabilityResult> | null;
+  probeProblems?: string[];
   suites: Record<string, SuiteOutcome>;
 }
 export interface Cell { status: 'pass' | 'skip' | 'fail' | 'pending'; missing?: string; reason?: string }
@@ -34,3 +35,6 @@ export interface Verdict {
 export declare const testId: (suite: string, fullName: string) => string;
 export declare function evaluate(legs: Leg[]): Verdict;
 export declare function formatReport(result: Verdict): string;
+export declare function normaliseProbe(out: unknown): { kernel: string | null; caps: Record<string, CapabilityResult> } | null;
+export declare function mergeProbes(byName: Record<string, unknown>, equivalent?: string[][]):
+  { kernel: string | null; caps: Record<string, CapabilityResult> | null; problems: string[] };

@@ -3,7 +3,8 @@
 // Input, one entry per kernel, in matrix order:
 //   { kernel, release, status, timedOut,            leg exit status (0 = the leg ran everything)
 //     expect: { <cap>: boolean } | undefined,       what the probe must report (kernels.json)
-//     caps: { <cap>: { available, reason } } | null, the probe's capabilities
+//     caps: { <cap>: { available, reason } } | null, the probes' capabilities (merged)
+//     probeProblems: [string] | undefined,          probes that failed or disagree
 //     suites: { <suite>: { ran, status, timedOut, jest: <jest --json> | null, skips: [{ test, missing, reason }] } } }
 // Output: { capabilities, kernels, tests: Map(testId -> Map(kernel -> cell)), problems: [string], counts }
 // A cell is { status: 'pass' | 'skip' | 'fail' | 'pending', missing?, reason? }.
@@ -33,6 +34,7 @@ export function evaluate(legs) {
     if (leg.timedOut) problems.push(`${k}: the leg timed out and was killed`);
     else if (leg.status !== 0) problems.push(`${k}: the leg exited ${leg.status}`);
     if (!leg.caps) problems.push(`${k}: the capability probe reported nothing`);
+    for (const p of leg.probeProblems ?? []) problems.push(`${k}: ${p}`);
     for (const [cap, want] of Object.entries(leg.expect ?? {})) {
       const got = leg.caps?.[cap];
       if (leg.caps && Boolean(got?.available) !== want) {
@@ -97,6 +99,56 @@ export function evaluate(legs) {
   const counts = new Map(legs.map((l) => [l.kernel, { pass: 0, skip: 0, fail: 0, pending: 0 }]));
   for (const byKernel of tests.values()) for (const [k, c] of byKernel) counts.get(k)[c.status]++;
   return { capabilities, kernels: legs.map((l) => ({ name: l.kernel, release: l.release })), tests, problems, counts, capsOf };
+}
+
+/**
+ * Normalises one probe's output to { kernel, caps: { <cap>: { available, reason } } }. Accepted shapes:
+ * { kernel?, capabilities: { <cap>: { available, reason } } } (bpf-probe.js) and an array, or { capabilities: [...] },
+ * of { id, available, detail } (vigil-sensor probe --json). Returns null for anything else.
+ */
+export function normaliseProbe(out) {
+  if (!out) return null;
+  const list = Array.isArray(out) ? out : Array.isArray(out.capabilities) ? out.capabilities : null;
+  if (list) {
+    return {
+      kernel: out.kernel ?? null,
+      caps: Object.fromEntries(list.filter((c) => c && typeof c.id === 'string')
+        .map((c) => [c.id, { available: Boolean(c.available), reason: String(c.detail ?? c.reason ?? '') }])),
+    };
+  }
+  if (out.capabilities && typeof out.capabilities === 'object') return { kernel: out.kernel ?? null, caps: out.capabilities };
+  return null;
+}
+
+/**
+ * Merges the probes of one leg. Two probes that disagree on a capability, or on two capabilities declared
+ * equivalent (suites.json `equivalentCapabilities`, e.g. the matrix's `lsm` and the sensor's `lsm_bpf`), are a problem.
+ */
+export function mergeProbes(byName, equivalent = []) {
+  const caps = {};
+  const from = {};
+  const problems = [];
+  let kernel = null;
+  for (const [name, out] of Object.entries(byName)) {
+    const n = normaliseProbe(out);
+    if (!n) { problems.push(`probe ${name} printed no capability JSON`); continue; }
+    kernel ??= n.kernel;
+    for (const [cap, c] of Object.entries(n.caps)) {
+      if (caps[cap] && caps[cap].available !== c.available) {
+        problems.push(`probes ${from[cap]} and ${name} disagree on ${cap}: ${caps[cap].available ? 'available' : caps[cap].reason} vs ${c.available ? 'available' : c.reason}`);
+        continue;
+      }
+      if (!caps[cap]) { caps[cap] = c; from[cap] = name; }
+    }
+  }
+  for (const group of equivalent) {
+    const present = group.filter((cap) => caps[cap]);
+    const verdicts = new Set(present.map((cap) => caps[cap].available));
+    if (verdicts.size > 1) {
+      problems.push(`probes disagree on equivalent capabilities: ${present.map((cap) => `${from[cap]} ${cap} ${caps[cap].available ? 'available' : `missing (${caps[cap].reason})`}`).join(' vs ')}`);
+    }
+  }
+  return { kernel, caps: Object.keys(caps).length ? caps : null, problems };
 }
 
 const esc = (s) => String(s).replace(/\|/g, '\\|');

@@ -1,6 +1,6 @@
 // The matrix's cross-kernel rules, on synthetic legs (runs on the host in the matrix's `matrix-rules` suite).
 import { describe, expect, test } from '@jest/globals';
-import { evaluate, formatReport } from './evaluate.js';
+import { evaluate, formatReport, mergeProbes } from './evaluate.js';
 
 interface Cap { available: boolean; reason: string }
 const yes: Cap = { available: true, reason: 'loaded and attached' };
@@ -75,5 +75,21 @@ describe('kernel matrix rules', () => {
       'g3: suite s exited 1 without a failed test (jest error)',
     ]));
     expect(formatReport(r)).toContain('**FAIL**');
+  });
+
+  test('probes merge; they must agree on shared and on equivalent capabilities', () => {
+    const matrix = { kernel: '6.12', capabilities: { lsm: no('bpf not in active LSMs (lockdown,capability)'), kprobe: yes } };
+    const sensor = [{ id: 'lsm_bpf', available: true, detail: 'loaded and attached' }, { id: 'kprobe', available: true, detail: 'ok' }, { id: 'uprobe', available: true, detail: 'ok' }];
+    const merged = mergeProbes({ matrix, sensor }, [['lsm', 'lsm_bpf']]);
+    expect(merged.kernel).toBe('6.12');
+    expect(Object.keys(merged.caps ?? {}).sort()).toEqual(['kprobe', 'lsm', 'lsm_bpf', 'uprobe']);
+    expect(merged.problems).toEqual([
+      'probes disagree on equivalent capabilities: matrix lsm missing (bpf not in active LSMs (lockdown,capability)) vs sensor lsm_bpf available',
+    ]);
+    const broken = mergeProbes({ matrix, sensor: [{ id: 'kprobe', available: false, detail: 'attach failed: ENOENT' }], empty: null });
+    expect(broken.problems).toEqual([
+      'probes matrix and sensor disagree on kprobe: available vs attach failed: ENOENT',
+      'probe empty printed no capability JSON',
+    ]);
   });
 });

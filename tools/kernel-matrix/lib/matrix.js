@@ -5,7 +5,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseSkips } from '../skip.js';
-import { evaluate, formatReport } from './evaluate.js';
+import { evaluate, formatReport, mergeProbes } from './evaluate.js';
 import { runCommand } from './guest.js';
 import { prepareKernel, resolvePackage } from './kernels.js';
 import { matrixCache, repoRoot, toolDir } from './paths.js';
@@ -77,7 +77,7 @@ export async function runMatrix({ kernels: kernelNames, suites: suiteNames, memM
     }
     const plan = {
       kernel: spec.name,
-      probe: config.probe,
+      probes: config.probes,
       suites: legSuites.map((s) => ({ name: s.name, argv: suiteArgv(s), timeoutSeconds: s.timeoutSeconds ?? 600 })),
     };
     const timeoutMs = (plan.suites.reduce((a, s) => a + s.timeoutSeconds, 0) + LEG_OVERHEAD_SECONDS) * 1000;
@@ -87,15 +87,16 @@ export async function runMatrix({ kernels: kernelNames, suites: suiteNames, memM
       onLine: (l) => process.stdout.write(`${spec.name.padEnd(width)}| ${l}\n`),
     });
     const legResult = readJson(join(r.ctl, 'leg.json')) ?? { suites: {} };
-    const caps = readJson(join(r.ctl, 'caps.json'));
+    const probed = mergeProbes(Object.fromEntries(Object.keys(config.probes ?? {}).map((n) => [n, readJson(join(r.ctl, `caps-${n}.json`))])), config.equivalentCapabilities);
     legs[index] = {
       kernel: spec.name,
-      expect: spec.expect,
-      release: caps?.kernel ?? kernel?.meta.release ?? null,
+      expect: spec.expectIfRelease && !new RegExp(spec.expectIfRelease).test(probed.kernel ?? '') ? undefined : spec.expect,
+      release: probed.kernel ?? kernel?.meta.release ?? null,
       package: pkg,
       status: r.status,
       timedOut: r.timedOut,
-      caps: caps?.capabilities ?? null,
+      caps: probed.caps,
+      probeProblems: probed.problems,
       suites: Object.fromEntries(plan.suites.map((s) => {
         const ran = legResult.suites[s.name];
         const skipsFile = join(r.ctl, `skips-${s.name}.jsonl`);
