@@ -111,6 +111,22 @@ describe('compilePolicy', () => {
     expect(() => compilePolicy(policy, fullNodeProfile())).toThrow(expect.objectContaining({ code: 'PROGRAM_TOO_LARGE', path: 'spec.kprobes[0].selectors' }));
   });
 
+  it('encodes uprobe Override targets through the string table', () => {
+    const doc = {
+      apiVersion: 'vigil.dev/v1alpha1',
+      kind: 'TracingPolicy',
+      metadata: { name: 'up' },
+      spec: { uprobes: [{ path: '/bin/app', symbols: ['f'], selectors: [{ matchActions: [{ action: 'Override', argNewAddr: 4096 }, { action: 'Override', argRegs: ['rax=1', 'rip=2'] }] }] }] },
+    };
+    const b = compilePolicy(parsePolicy(JSON.stringify(doc)), fullNodeProfile());
+    const sel = decodeSelectorProgram(entry(b, 'vg_sel_prog', 1)).selectors[0];
+    const acts = decodeActionTable(entry(b, 'vg_actions', sel?.actionTableId ?? -1));
+    expect(acts.map((a) => [a.action, a.flags, a.stringId === null ? null : b.strings[a.stringId]])).toEqual([
+      ['Override', 16, '0x1000'],
+      ['Override', 64, 'rax=1,rip=2'],
+    ]);
+  });
+
   it('round-trips through JSON', () => {
     const b = compilePolicy(parsePolicy(golden('net-connect')), fullNodeProfile());
     expect(bundleFromJson(JSON.parse(JSON.stringify(bundleToJson(b))))).toEqual(b);

@@ -50,10 +50,12 @@
  *
  * vg_actions    hash   key u32 action_table_id (1-based)   value: 0 u16 count  2 u16 pad  4 count × ACTION
  *   ACTION (32 bytes) 0 u8 action (VG_ACT_*)   1 u8 flags: bit0 kernelStackTrace, bit1 userStackTrace, bit2 imaHash,
- *             bit3 monitor mode: the enforcing action was turned into Post   2 u8 rate_limit_scope (VG_RATE_*)
- *             3 u8 original action (VG_ACT_*, when bit3)   4 i32 arg_error   8 i32 arg_sig
- *            12 i32 arg_sock or arg_index   16 i32 arg_value   20 u32 rate_limit_ms (0 none)
- *            24 u32 string_id (bundle.strings: argUrl / argFqdn / argNewSymbol; 0xffffffff none)   28 u32 pad
+ *             bit3 monitor mode: the enforcing action was turned into Post, bit4 string is argNewAddr (0x hex),
+ *             bit5 string is argNewOffset (0x hex), bit6 string is argRegs joined by ","
+ *             2 u8 rate_limit_scope (VG_RATE_*)   3 u8 original action (VG_ACT_*, when bit3)   4 i32 arg_error
+ *             8 i32 arg_sig   12 i32 arg_sock or arg_index   16 i32 arg_value   20 u32 rate_limit_ms (0 none)
+ *            24 u32 string_id (bundle.strings: argUrl / argFqdn / argNewSymbol, or per bit4-6; 0xffffffff none)
+ *            28 u32 pad
  *
  * vg_strings    hash      key: 0 u32 set_id  4 u32 len  8 u8[256] bytes (zero-padded)          value u8 1
  * vg_prefix     lpm_trie  key: 0 u32 prefixlen = 32 + 8·len  4 u32 set_id  8 u8[256] bytes   value u8 1
@@ -261,9 +263,12 @@ class Emitter {
     const w = new ByteWriter(4 + actions.length * ACTION_RECORD_BYTES).u16(actions.length).u16(0);
     for (const a of actions) {
       const downgrade = mode === 'monitor' && ENFORCING_ACTIONS.has(a.action);
-      const flags = (a.kernelStackTrace ? 1 : 0) | (a.userStackTrace ? 2 : 0) | (a.imaHash ? 4 : 0) | (downgrade ? 8 : 0);
+      let flags = (a.kernelStackTrace ? 1 : 0) | (a.userStackTrace ? 2 : 0) | (a.imaHash ? 4 : 0) | (downgrade ? 8 : 0);
       const scope = (a.rateLimitScope ?? 'thread') as RateLimitScope;
-      const str = a.argUrl ?? a.argFqdn ?? a.argNewSymbol;
+      let str = a.argUrl ?? a.argFqdn ?? a.argNewSymbol;
+      if (str === undefined && a.argNewAddr !== undefined) [str, flags] = [`0x${a.argNewAddr.toString(16)}`, flags | 16];
+      else if (str === undefined && a.argNewOffset !== undefined) [str, flags] = [`0x${a.argNewOffset.toString(16)}`, flags | 32];
+      else if (str === undefined && a.argRegs !== undefined) [str, flags] = [a.argRegs.join(','), flags | 64];
       w.u8(downgrade ? ACTION.values.Post : ACTION.values[a.action])
         .u8(flags)
         .u8(RATE_LIMIT_SCOPE.values[scope] ?? 0)
