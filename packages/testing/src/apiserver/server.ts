@@ -35,6 +35,8 @@ export interface TestApiServerOptions {
   historyLimit?: number;
   /** Interval of BOOKMARK events for watches with allowWatchBookmarks=true. Default 1000 ms. */
   bookmarkIntervalMs?: number;
+  /** Most recent requests kept in `requests` (default 10000), so a long-running dev cluster does not grow. */
+  requestLogLimit?: number;
   /** Objects (CRDs first) created at start through the normal create path. */
   objects?: Obj[];
   clock?: () => Date;
@@ -508,6 +510,8 @@ export async function startTestApiServer(options: TestApiServerOptions = {}): Pr
     if (req.headers['content-type']) record.contentType = req.headers['content-type'];
     if (req.headers.accept) record.accept = req.headers.accept;
     requests.push(record);
+    const limit = options.requestLogLimit ?? 10_000;
+    if (requests.length > limit) requests.splice(0, requests.length - limit);
     res.on('finish', () => (record.status = res.statusCode));
     if (path === '/healthz' || path === '/readyz' || path === '/livez' || path.startsWith('/healthz/') || path.startsWith('/readyz/') || path.startsWith('/livez/')) {
       send(res, 200, 'ok', 'text/plain; charset=utf-8');
