@@ -73,6 +73,16 @@ export interface CompiledHook {
   syscall?: { abi: SyscallAbi; nr: number };
   returnProbe: boolean;
   args: CompiledArg[];
+  /** The hook's attach fields as written (call/syscall, subsystem/event/raw, path/symbols/addrs/offsets/
+   *  refCtrOffsets/binaryDigests/btfPath, provider/name, hook): what the sensor needs to attach. */
+  attach: Record<string, unknown>;
+  /** Keep the policy running when the target is missing on this kernel / binary (ignore.* in the policy). */
+  ignoreMissing: boolean;
+  /** kprobes: action applied to the return value (e.g. TrackSock). */
+  returnArgAction?: string;
+  /** Copied into every event of this hook. */
+  message?: string;
+  tags?: string[];
 }
 
 export interface CompiledEnforcer {
@@ -104,7 +114,7 @@ export interface UserspaceExpr {
 
 export interface Bundle {
   version: BundleVersion;
-  policy: { name: string; namespace?: string; kind: PolicyKind; mode: PolicyMode };
+  policy: { name: string; namespace?: string; kind: PolicyKind; mode: PolicyMode; /** spec.loader: report shared-object loads. */ loader: boolean };
   hooks: CompiledHook[];
   enforcers: CompiledEnforcer[];
   identitySets: IdentitySetRef[];

@@ -73,7 +73,7 @@ describe('compilePolicy', () => {
 
   it('chooses mechanisms per node and refuses with a reason instead of failing', () => {
     const policy = parsePolicy(golden('exec-deny'));
-    expect(compilePolicy(policy, fullNodeProfile()).hooks[0]).toMatchObject({ mechanism: 'lsm' });
+    expect(compilePolicy(policy, fullNodeProfile()).hooks[0]).toMatchObject({ mechanism: 'lsm', attach: { hook: 'bprm_check_security' }, ignoreMissing: false });
     expect(compilePolicy(policy, tracepointOnlyNodeProfile()).hooks[0]).toMatchObject({ mechanism: 'tp_btf' });
     const bare = fullNodeProfile();
     bare.mechanisms = { ...bare.mechanisms, lsm: false, tpBtf: false };

@@ -144,6 +144,23 @@ import {
 } from './grammar.js';
 import type { NodeMechanisms, NodeProfile, TracepointField } from './node-profile.js';
 
+const ATTACH_FIELDS: ReadonlySet<string> = new Set([
+  'call',
+  'syscall',
+  'subsystem',
+  'event',
+  'raw',
+  'path',
+  'symbols',
+  'addrs',
+  'offsets',
+  'refCtrOffsets',
+  'binaryDigests',
+  'btfPath',
+  'provider',
+  'name',
+  'hook',
+]);
 const ENFORCING_ACTIONS: ReadonlySet<ActionName> = new Set<ActionName>(['Sigkill', 'Override', 'Signal', 'NotifyEnforcer', 'Set']);
 const SIGNAL_ACTIONS: ReadonlySet<ActionName> = new Set<ActionName>(['Sigkill', 'Signal', 'NotifyEnforcer']);
 
@@ -430,7 +447,7 @@ class Compiler {
     const enforcers: CompiledEnforcer[] = (spec.enforcers ?? []).map((e, i) => this.compileEnforcer(e.calls, `spec.enforcers[${i}]`));
     const meta = this.policy.metadata;
     const content: Omit<Bundle, 'version'> = {
-      policy: { name: meta.name, ...(meta.namespace !== undefined ? { namespace: meta.namespace } : {}), kind: this.policy.kind, mode: this.mode },
+      policy: { name: meta.name, ...(meta.namespace !== undefined ? { namespace: meta.namespace } : {}), kind: this.policy.kind, mode: this.mode, loader: spec.loader === true },
       hooks,
       enforcers,
       identitySets: [...this.em.identitySets.values()].sort((a, b) => a.id - b.id),
@@ -584,6 +601,11 @@ class Compiler {
       ...(syscall ? { syscall: { abi: syscall.abi, nr: syscall.nr } } : {}),
       returnProbe: isReturn,
       args: compiledArgs,
+      attach: Object.fromEntries(Object.entries(h).filter(([k]) => ATTACH_FIELDS.has(k))),
+      ignoreMissing: Object.values((h['ignore'] as Record<string, boolean> | undefined) ?? {}).some((v) => v === true),
+      ...(typeof h['returnArgAction'] === 'string' ? { returnArgAction: h['returnArgAction'] } : {}),
+      ...(typeof h['message'] === 'string' ? { message: h['message'] } : {}),
+      ...(Array.isArray(h['tags']) ? { tags: h['tags'] as string[] } : {}),
     };
   }
 
