@@ -11,25 +11,28 @@ export type NativePtr = object;
 
 const LOG_CAPACITY = 400;
 
-/** libbpf's recent messages (its print callback), kept so errors can say what libbpf said. */
+/**
+ * libbpf's recent messages (its print callback), kept so errors can say what libbpf said. Positions are
+ * absolute line numbers, so a capture window stays right while old lines are dropped.
+ */
 export class LibbpfLog {
   private lines: string[] = [];
-  private mark = 0;
+  /** absolute number of lines[0] */
+  private first = 0;
   push(line: string): void {
     this.lines.push(line);
     if (this.lines.length > LOG_CAPACITY) {
       const drop = this.lines.length - LOG_CAPACITY;
       this.lines.splice(0, drop);
-      this.mark = Math.max(0, this.mark - drop);
+      this.first += drop;
     }
   }
-  /** Starts a new capture window; since() returns the lines printed after it. */
+  /** Starts a capture window; since() returns the lines printed after it (as many as are still kept). */
   begin(): number {
-    this.mark = this.lines.length;
-    return this.mark;
+    return this.first + this.lines.length;
   }
   since(mark: number): string[] {
-    return this.lines.slice(Math.min(mark, this.lines.length));
+    return this.lines.slice(Math.max(0, mark - this.first));
   }
 }
 
