@@ -4,7 +4,7 @@
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, rmSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { randomInt } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { pino } from 'pino';
@@ -149,6 +149,43 @@ describe('process lifecycle sensor (real kernel)', () => {
       expect(echo.parent?.args).toEqual(['-c', `sleep 1; /bin/echo early-${n}`]);
       expect(echo.parent?.flags).toBeGreaterThan(0);
       expect(h.sensor.cache.execIdOf(echo.parent as NonNullable<typeof echo.parent>)).toBe(h.sensor.cache.parentExecIdOf(echo.process));
+    } finally {
+      h.close();
+    }
+  });
+
+  it('seeds from /proc where the kernel has no task iterator, with identity times from the kernel clock ticks', async () => {
+    const early = track(spawn('/bin/sh', ['-c', 'sleep 1; /bin/echo seeded']));
+    await new Promise((r) => setTimeout(r, 200));
+    const root = `${PIN_ROOT}-procfs`;
+    const h = new Harness({ seed: 'procfs', pinRoot: root });
+    try {
+      const st = h.sensor.stats();
+      expect(st.seedMethod).toBe('procfs');
+      expect(st.seeded).toBeGreaterThan(0);
+      const sh = h.sensor.cache.byPidNow(early.pid as number);
+      expect(sh?.binary).toBe('/usr/bin/dash');
+      const ticks = Number(readFileSync(`/proc/${early.pid}/stat`, 'utf8').split(') ')[1]?.split(' ')[19]);
+      expect(sh?.ktime).toBe(BigInt(ticks) * 10_000_000n);
+      const echo = await h.waitFor(() => h.events.find((e) => e.type === 'process_exec' && e.process.args[0] === 'seeded' && e.parent?.pid === early.pid), 'the echo exec', 8000);
+      expect(echo.parent).toBe(sh);
+    } finally {
+      h.close();
+      rmSync(root, { recursive: true, force: true });
+    }
+  });
+
+  it('attaches ancestors beyond the parent on request', async () => {
+    const h = new Harness({ ancestors: 2 });
+    try {
+      const n = randomInt(1, 1_000_000);
+      const c = track(spawn('/bin/sh', ['-c', `/bin/sh -c '/bin/echo deep-${n}; true'; true`]));
+      await exited(c);
+      const echo = await h.waitFor(() => h.events.find((e) => e.type === 'process_exec' && e.process.args[0] === `deep-${n}`), 'the echo exec');
+      expect(echo.parent?.binary).toBe('/usr/bin/dash');
+      expect(echo.ancestors?.[0]?.pid).toBe(c.pid); // the outer sh
+      expect(echo.ancestors?.[0]).toBe(echo.parent?.parent);
+      expect(echo.ancestors?.[1]?.pid).toBe(process.pid); // and the test runner that spawned it
     } finally {
       h.close();
     }

@@ -40,6 +40,8 @@ export interface ProcessLifecycleOptions {
   /** ancestors attached to each event (0: none) */
   ancestors: number;
   maxCachedProcesses?: number;
+  /** how to seed vg_procs for running processes: the task iterator where the kernel has one (auto), or /proc */
+  seed?: 'auto' | 'procfs';
   logger: Logger;
   clock?: KtimeClock;
   onEvent: (ev: SensorEvent) => void;
@@ -152,6 +154,11 @@ export class ProcessLifecycleSensor implements Disposable {
 
   /** Seeds vg_procs for running processes: the task iterator where the kernel has one, /proc otherwise. */
   private seed(): void {
+    if (this.opts.seed === 'procfs') {
+      this.seedMethod = 'procfs';
+      this.seedFromProc();
+      return;
+    }
     try {
       const link = this.obj.program('vg_seed_tasks').attachIter();
       try {
