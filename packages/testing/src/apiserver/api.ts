@@ -25,7 +25,7 @@ import {
   type CrdSpec,
   type ResourceType,
 } from './resources.js';
-import { applyDefaults, prune, validateSchema } from './schema-validate.js';
+import { applyDefaults, celCompileErrors, prune, validateSchema } from './schema-validate.js';
 import {
   matchesFields,
   matchesLabels,
@@ -902,6 +902,8 @@ function validateCrd(o: Obj): FieldError[] {
       errs.push({ field: `spec.versions[${i}].schema.openAPIV3Schema`, reason: 'FieldValueRequired', detail: 'Required value: schemas are required' });
     } else if (v.schema.openAPIV3Schema.type !== 'object') {
       errs.push({ field: `spec.versions[${i}].schema.openAPIV3Schema.type`, reason: 'FieldValueRequired', detail: 'Required value: must be object at the root' });
+    } else {
+      errs.push(...celCompileErrors(v.schema.openAPIV3Schema, `spec.versions[${i}].schema.openAPIV3Schema`));
     }
   });
   return errs;

@@ -2,6 +2,7 @@
 // order kube-apiserver applies them to a request body (prune unknown fields, apply defaults, validate).
 // Error texts follow kube-openapi's validate package as apiextensions-apiserver reports them, e.g.
 // `spec.replicas: Invalid value: "string": spec.replicas in body must be of type integer: "string"`.
+import { CelCompileError, CelEvalError, CelUnsupported, compileCel } from './cel.js';
 import { renderValue, type FieldError } from './errors.js';
 
 export interface StructuralSchema {
@@ -38,6 +39,77 @@ export interface StructuralSchema {
   'x-kubernetes-list-type'?: 'atomic' | 'set' | 'map';
   'x-kubernetes-list-map-keys'?: string[];
   'x-kubernetes-map-type'?: 'atomic' | 'granular';
+  'x-kubernetes-validations'?: ValidationRule[];
+}
+
+export interface ValidationRule {
+  rule: string;
+  message?: string;
+  messageExpression?: string;
+  reason?: 'FieldValueInvalid' | 'FieldValueForbidden' | 'FieldValueRequired' | 'FieldValueDuplicate';
+  fieldPath?: string;
+}
+
+/** CEL rules of a schema node: false or an evaluation error is a field error; rules outside the subset are skipped. */
+function celErrors(value: unknown, schema: StructuralSchema, path: string): FieldError[] {
+  const errs: FieldError[] = [];
+  for (const r of schema['x-kubernetes-validations'] ?? []) {
+    let compiled;
+    try {
+      compiled = compileCel(r.rule);
+    } catch (e) {
+      if (e instanceof CelUnsupported || e instanceof CelCompileError) continue;
+      throw e;
+    }
+    if (compiled.usesOldSelf) continue; // transition rules need the old object; not evaluated here
+    const field = `${path === '' ? '<root>' : path}${r.fieldPath ?? ''}`;
+    const typeName = schema.type ?? 'object';
+    let ok: unknown;
+    try {
+      ok = compiled.eval(value);
+    } catch (e) {
+      if (!(e instanceof CelEvalError)) throw e;
+      errs.push({ field, reason: 'FieldValueInvalid', detail: `Invalid value: "${typeName}": ${e.message} evaluating rule: ${r.rule}` });
+      continue;
+    }
+    if (ok === true) continue;
+    const message = r.message ?? `failed rule: ${r.rule}`;
+    switch (r.reason) {
+      case 'FieldValueForbidden':
+        errs.push({ field, reason: 'FieldValueForbidden', detail: `Forbidden: ${message}` });
+        break;
+      case 'FieldValueRequired':
+        errs.push({ field, reason: 'FieldValueRequired', detail: `Required value: ${message}` });
+        break;
+      case 'FieldValueDuplicate':
+        errs.push({ field, reason: 'FieldValueDuplicate', detail: `Duplicate value: ${message}` });
+        break;
+      default:
+        errs.push({ field, reason: 'FieldValueInvalid', detail: `Invalid value: "${typeName}": ${message}` });
+    }
+  }
+  return errs;
+}
+
+/** Compile errors of every CEL rule in a schema (what kube-apiserver refuses a CRD for), with schema paths. */
+export function celCompileErrors(schema: StructuralSchema | undefined, path: string): FieldError[] {
+  if (!schema) return [];
+  const errs: FieldError[] = [];
+  (schema['x-kubernetes-validations'] ?? []).forEach((r, i) => {
+    try {
+      compileCel(r.rule);
+    } catch (e) {
+      if (e instanceof CelCompileError) {
+        errs.push({ field: `${path}.x-kubernetes-validations[${i}].rule`, reason: 'FieldValueInvalid', detail: `Invalid value: ${JSON.stringify(r.rule)}: ${e.message}` });
+      }
+    }
+  });
+  for (const [k, p] of Object.entries(schema.properties ?? {})) errs.push(...celCompileErrors(p, `${path}.properties[${k}]`));
+  if (schema.items) errs.push(...celCompileErrors(schema.items, `${path}.items`));
+  if (schema.additionalProperties && typeof schema.additionalProperties === 'object') {
+    errs.push(...celCompileErrors(schema.additionalProperties, `${path}.additionalProperties`));
+  }
+  return errs;
 }
 
 type Obj = Record<string, unknown>;
@@ -262,6 +334,7 @@ export function validateSchema(value: unknown, schema: StructuralSchema | undefi
       if (prop) errs.push(...validateSchema(v, prop, join(path, key)));
     }
   }
+  errs.push(...celErrors(value, schema, path));
   for (const sub of schema.allOf ?? []) errs.push(...validateSchema(value, sub, path));
   if (schema.anyOf && !schema.anyOf.some((s) => validateSchema(value, s, path).length === 0)) {
     invalidValue(`${inBody} must validate at least one schema (anyOf)`);
