@@ -98,13 +98,17 @@ describe('strategic merge patch', () => {
   });
 
   it('understands $setElementOrder, $deleteFromPrimitiveList and $retainKeys', async () => {
-    await req('POST', PODS, { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'smp2', finalizers: ['x/1', 'x/2'] }, spec: { containers: [{ name: 'a', image: 'a' }, { name: 'b', image: 'b' }] } });
+    await req('POST', PODS, { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'smp2', finalizers: ['x/1', 'x/2'], labels: { drop: 'me' } }, spec: { containers: [{ name: 'a', image: 'a' }, { name: 'b', image: 'b' }] } });
     const r = await req('PATCH', `${PODS}/smp2`, {
       metadata: { '$deleteFromPrimitiveList/finalizers': ['x/1'] },
       spec: { '$setElementOrder/containers': [{ name: 'b' }, { name: 'a' }], containers: [{ name: 'a', image: 'a2' }] },
     }, SMP);
     expect(r.body.metadata.finalizers).toEqual(['x/2']);
     expect(r.body.spec.containers.map((c: O) => `${c.name}:${c.image}`)).toEqual(['b:b', 'a:a2']);
+    const retained = await req('PATCH', `${PODS}/smp2`, { metadata: { labels: { $retainKeys: ['keep'], keep: 'yes' } } }, SMP);
+    expect(retained.body.metadata.labels).toEqual({ keep: 'yes' });
+    const cleared = await req('PATCH', `${PODS}/smp2`, { metadata: { labels: { $retainKeys: [], $patch: 'merge' } } }, SMP);
+    expect(cleared.body.metadata.labels ?? {}).toEqual({});
   });
 
   it('is refused for custom resources with 415, as kube-apiserver does', async () => {
