@@ -35,6 +35,7 @@ import {
   type LabelRequirement,
 } from './selectors.js';
 import { objectKey, ObjectStore, type Obj, type StoreEvent } from './store.js';
+import { decodeTimes } from './times.js';
 
 export interface ObjectMeta {
   name?: string;
@@ -221,13 +222,10 @@ export class ApiCore {
     if (o.kind !== undefined && o.kind !== t.kind) {
       throw badRequest(`the kind in the data (${String(o.kind)}) does not match the expected kind (${t.kind})`);
     }
+    if (t.timeFields) decodeTimes(o, t.timeFields, t.kind, t.version);
     const stored = t.toStorage ? t.toStorage({ ...o, apiVersion: want, kind: t.kind }) : { ...o, apiVersion: want, kind: t.kind };
     meta(stored);
     return stored;
-  }
-
-  private storageType(t: ResourceType): ResourceType {
-    return this.allTypes().find((x) => x.storage === t.storage && x.preferred && !x.toStorage) ?? t;
   }
 
   // ---- reads ----------------------------------------------------------------------------------------

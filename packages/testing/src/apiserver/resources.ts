@@ -3,6 +3,7 @@
 import type { FieldError } from './errors.js';
 import type { StructuralSchema } from './schema-validate.js';
 import type { Obj } from './store.js';
+import type { TimeFields } from './times.js';
 import { age, crdPrinter, DEFAULT_PRINTER, nameColumn, type PrinterColumn, type TablePrinter } from './table.js';
 
 export interface ResourceType {
@@ -36,6 +37,8 @@ export interface ResourceType {
   defaults?: (o: Obj) => void;
   /** The group's preferred version (storage version for CRDs). */
   preferred: boolean;
+  /** metav1.Time / MicroTime fields of the served form (typed decoding of built-ins). */
+  timeFields?: TimeFields;
   /** An immediate DELETE answers with the object (pods) instead of a Status Success (everything else). */
   returnDeletedObject?: boolean;
   /** Verbs served; ALL_VERBS unless set (reviews are create-only and never stored). */
@@ -308,11 +311,13 @@ export function builtinTypes(): ResourceType[] {
     builtin({
       group: '', version: 'v1', kind: 'Node', plural: 'nodes', namespaced: false, shortNames: ['no'],
       statusSubresource: true, printer: nodePrinter,
+      timeFields: { time: [['status', 'conditions', '*', 'lastTransitionTime'], ['status', 'conditions', '*', 'lastHeartbeatTime']] },
       fields: { 'spec.unschedulable': (o) => String(get(o, 'spec', 'unschedulable') ?? false) },
     }),
     builtin({
       group: '', version: 'v1', kind: 'Pod', plural: 'pods', namespaced: true, shortNames: ['po'], categories: ['all'],
       statusSubresource: true, printer: podPrinter, defaults: podDefaults, validate: podValidate, returnDeletedObject: true,
+      timeFields: { time: [['status', 'startTime'], ['status', 'conditions', '*', 'lastTransitionTime'], ['status', 'conditions', '*', 'lastProbeTime']] },
       fields: {
         'spec.nodeName': (o) => get(o, 'spec', 'nodeName'),
         'spec.restartPolicy': (o) => get(o, 'spec', 'restartPolicy'),
@@ -327,10 +332,12 @@ export function builtinTypes(): ResourceType[] {
     builtin({
       group: '', version: 'v1', kind: 'Event', plural: 'events', namespaced: true, shortNames: ['ev'],
       printer: eventPrinter, fields: EVENT_FIELDS,
+      timeFields: { time: [['firstTimestamp'], ['lastTimestamp']], microTime: [['eventTime'], ['series', 'lastObservedTime']] },
     }),
     builtin({
       group: 'events.k8s.io', version: 'v1', kind: 'Event', plural: 'events', namespaced: true, shortNames: ['ev'],
       storage: '/events', printer: eventPrinter,
+      timeFields: { time: [['deprecatedFirstTimestamp'], ['deprecatedLastTimestamp']], microTime: [['eventTime'], ['series', 'lastObservedTime']] },
       fields: Object.fromEntries(
         Object.entries(EVENT_FIELDS).map(([k, f]) => [k.replace(/^involvedObject\./, 'regarding.'), f]),
       ),
@@ -338,11 +345,15 @@ export function builtinTypes(): ResourceType[] {
       fromStorage: (o) => rename(o, EVENT_RENAMES.map(([a, b]) => [b, a]), 'events.k8s.io/v1'),
     }),
     builtin({ group: '', version: 'v1', kind: 'ConfigMap', plural: 'configmaps', namespaced: true, shortNames: ['cm'], printer: configMapPrinter }),
-    builtin({ group: 'coordination.k8s.io', version: 'v1', kind: 'Lease', plural: 'leases', namespaced: true, printer: leasePrinter }),
+    builtin({
+      group: 'coordination.k8s.io', version: 'v1', kind: 'Lease', plural: 'leases', namespaced: true, printer: leasePrinter,
+      timeFields: { microTime: [['spec', 'acquireTime'], ['spec', 'renewTime']] },
+    }),
     builtin({ group: 'authorization.k8s.io', version: 'v1', kind: 'SelfSubjectAccessReview', plural: 'selfsubjectaccessreviews', namespaced: false, verbs: ['create'] }),
     builtin({
       group: 'apiextensions.k8s.io', version: 'v1', kind: 'CustomResourceDefinition', plural: 'customresourcedefinitions',
       namespaced: false, shortNames: ['crd', 'crds'], categories: ['api-extensions'], statusSubresource: true, generation: true,
+      timeFields: { time: [['status', 'conditions', '*', 'lastTransitionTime']] },
     }),
   ];
 }
