@@ -8,3 +8,5 @@ export type { AuthOptions, TokenIdentity, PolicyRule } from './apiserver/rbac.js
 export { ApiServerError } from './apiserver/errors.js';
 export type { Status, StatusReason, StatusCause } from './apiserver/errors.js';
 export type { StructuralSchema } from './apiserver/schema-validate.js';
+export { serve as serveTestApiServer } from './apiserver/cli.js';
+export type { ServeResult } from './apiserver/cli.js';
