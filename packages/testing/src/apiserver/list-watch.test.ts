@@ -162,6 +162,17 @@ describe('watch', () => {
     expect((ev[0]?.object as O).kind).toBe('Widget');
   });
 
+  it('from a resourceVersion not reached yet delivers only the changes after it', async () => {
+    const ns = await freshNamespace();
+    const future = s.resourceVersion() + 2;
+    const w = await watch(`${widgets(ns)}?watch=true&resourceVersion=${future}`);
+    for (const n of ['f1', 'f2', 'f3']) await req('POST', widgets(ns), widget(n));
+    const ev = await w.next(1);
+    await new Promise((r) => setTimeout(r, 50));
+    expect(w.all.map((e) => (e.object as O).metadata.name)).toEqual(['f3']);
+    expect(ev[0]?.type).toBe('ADDED');
+  });
+
   it('replays history after an older resourceVersion', async () => {
     const ns = await freshNamespace();
     const rv = (await req('GET', widgets(ns))).body.metadata.resourceVersion;

@@ -343,7 +343,8 @@ export async function startTestApiServer(options: TestApiServerOptions = {}): Pr
       write('BOOKMARK', { kind: t.kind, apiVersion: apiVersionOf(t), metadata: { resourceVersion: String(core.store.resourceVersion), annotations: { 'k8s.io/initial-events-end': 'true' } } });
     }
     unsubscribe = core.store.subscribe((e) => {
-      if (closed || e.resource !== t.storage || !inNamespace(e.object)) return;
+      // a watch from a resourceVersion not reached yet starts after it
+      if (closed || e.resource !== t.storage || !inNamespace(e.object) || (startRv !== undefined && e.rv <= startRv)) return;
       const m = eventMatches(core, t, sel, e);
       if (m) write(m.type, core.present(t, m.object));
     });
