@@ -399,6 +399,27 @@ describe('built-in types', () => {
     expect(byField).toHaveLength(1);
   });
 
+  it('validates events.k8s.io/v1 Events like kube-apiserver (reporting fields required, type Normal|Warning)', async () => {
+    const base = '/apis/events.k8s.io/v1/namespaces/default/events';
+    const bad = await req('POST', base, { apiVersion: 'events.k8s.io/v1', kind: 'Event', metadata: { name: 'bad-ev' }, type: 'Info', regarding: { kind: 'Pod', name: 'p', namespace: 'other' } });
+    expect(bad.status).toBe(422);
+    expect(bad.body.details.causes.map((c: O) => `${c.field}:${c.reason}`)).toEqual([
+      'type:FieldValueNotSupported',
+      'regarding.namespace:FieldValueInvalid',
+      'eventTime:FieldValueRequired',
+      'reportingController:FieldValueRequired',
+      'reportingInstance:FieldValueRequired',
+      'action:FieldValueRequired',
+      'reason:FieldValueRequired',
+    ]);
+    const ok = await req('POST', base, {
+      apiVersion: 'events.k8s.io/v1', kind: 'Event', metadata: { name: 'ok-ev' }, type: 'Normal', eventTime: '2026-01-01T00:00:00.000000Z',
+      reportingController: 'vigil.dev/operator', reportingInstance: 'operator-0', action: 'Compile', reason: 'Compiled', note: 'ok', regarding: { kind: 'Pod', name: 'p', namespace: 'default' },
+    });
+    expect(ok.status).toBe(201);
+    expect((await req('GET', '/api/v1/namespaces/default/events/ok-ev')).body).toMatchObject({ reportingComponent: 'vigil.dev/operator', message: 'ok', involvedObject: { name: 'p' } });
+  });
+
   it('Nodes are cluster-scoped and keep status on create', async () => {
     const r = await req('POST', '/api/v1/nodes', { apiVersion: 'v1', kind: 'Node', metadata: { name: 'n1' }, status: { conditions: [{ type: 'Ready', status: 'True' }] } });
     expect(r.body.status.conditions[0].type).toBe('Ready');

@@ -253,6 +253,43 @@ function rename(o: Obj, pairs: [string, string][], apiVersion: string): Obj {
   return out;
 }
 
+const QUALIFIED_NAME = /^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*\/)?[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$/;
+
+/** Event validation (k8s.io/kubernetes/pkg/apis/core/validation/events.go); `v1Names` reports events.k8s.io names. */
+function eventValidate(o: Obj, v1Names: boolean): FieldError[] {
+  const errs: FieldError[] = [];
+  const f = (core: string, v1: string): string => (v1Names ? v1 : core);
+  const type = get(o, 'type');
+  if (type !== undefined && type !== '' && type !== 'Normal' && type !== 'Warning') {
+    errs.push({ field: 'type', reason: 'FieldValueNotSupported', detail: `Unsupported value: ${JSON.stringify(type)}: supported values: "Normal", "Warning"` });
+  }
+  const ns = get(o, 'metadata', 'namespace');
+  const involvedNs = get(o, 'involvedObject', 'namespace');
+  if (typeof involvedNs === 'string' && involvedNs !== '' && involvedNs !== ns) {
+    errs.push({ field: f('involvedObject.namespace', 'regarding.namespace'), reason: 'FieldValueInvalid', detail: `Invalid value: ${JSON.stringify(involvedNs)}: does not match event.namespace` });
+  }
+  // new-style events (events.k8s.io, or core events carrying eventTime) need the reporting fields
+  if (v1Names || get(o, 'eventTime')) {
+    if (!get(o, 'eventTime')) errs.push({ field: 'eventTime', reason: 'FieldValueRequired', detail: 'Required value' });
+    const controller = get(o, 'reportingComponent');
+    if (!controller) errs.push({ field: f('reportingComponent', 'reportingController'), reason: 'FieldValueRequired', detail: 'Required value' });
+    else if (typeof controller !== 'string' || !QUALIFIED_NAME.test(controller)) {
+      errs.push({ field: f('reportingComponent', 'reportingController'), reason: 'FieldValueInvalid', detail: `Invalid value: ${JSON.stringify(controller)}: name part must consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character (e.g. 'MyName',  or 'my.name',  or '123-abc', regex used for validation is '([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]')` });
+    }
+    const instance = get(o, 'reportingInstance');
+    if (!instance) errs.push({ field: 'reportingInstance', reason: 'FieldValueRequired', detail: 'Required value' });
+    const action = get(o, 'action');
+    if (!action) errs.push({ field: 'action', reason: 'FieldValueRequired', detail: 'Required value' });
+    else if (String(action).length > 128) errs.push({ field: 'action', reason: 'FieldValueTooLong', detail: 'Too long: may not be more than 128 bytes' });
+    const reason = get(o, 'reason');
+    if (!reason) errs.push({ field: 'reason', reason: 'FieldValueRequired', detail: 'Required value' });
+    else if (String(reason).length > 128) errs.push({ field: 'reason', reason: 'FieldValueTooLong', detail: 'Too long: may not be more than 128 bytes' });
+    const note = get(o, 'message');
+    if (typeof note === 'string' && note.length > 1024) errs.push({ field: f('message', 'note'), reason: 'FieldValueTooLong', detail: 'Too long: may not be more than 1024 bytes' });
+  }
+  return errs;
+}
+
 function podDefaults(o: Obj): void {
   const spec = (o.spec ?? {}) as Record<string, unknown>;
   spec.restartPolicy ??= 'Always';
@@ -331,12 +368,12 @@ export function builtinTypes(): ResourceType[] {
     }),
     builtin({
       group: '', version: 'v1', kind: 'Event', plural: 'events', namespaced: true, shortNames: ['ev'],
-      printer: eventPrinter, fields: EVENT_FIELDS,
+      printer: eventPrinter, fields: EVENT_FIELDS, validate: (o) => eventValidate(o, false),
       timeFields: { time: [['firstTimestamp'], ['lastTimestamp']], microTime: [['eventTime'], ['series', 'lastObservedTime']] },
     }),
     builtin({
       group: 'events.k8s.io', version: 'v1', kind: 'Event', plural: 'events', namespaced: true, shortNames: ['ev'],
-      storage: '/events', printer: eventPrinter,
+      storage: '/events', printer: eventPrinter, validate: (o) => eventValidate(o, true),
       timeFields: { time: [['deprecatedFirstTimestamp'], ['deprecatedLastTimestamp']], microTime: [['eventTime'], ['series', 'lastObservedTime']] },
       fields: Object.fromEntries(
         Object.entries(EVENT_FIELDS).map(([k, f]) => [k.replace(/^involvedObject\./, 'regarding.'), f]),
