@@ -35,6 +35,7 @@ import {
   type LabelRequirement,
 } from './selectors.js';
 import { objectKey, ObjectStore, type Obj, type StoreEvent } from './store.js';
+import { CUSTOM_RESOURCE_FIELDS, dropUnknownFields, KNOWN_FIELDS } from './known-fields.js';
 import { decodeTimes } from './times.js';
 
 export interface ObjectMeta {
@@ -93,6 +94,19 @@ const SERVER_OWNED_META: (keyof ObjectMeta)[] = [
   'generation',
 ];
 const INITIAL_NAMESPACES = ['default', 'kube-system', 'kube-public', 'kube-node-lease'];
+
+/** fieldValidation: Strict refuses unknown fields (400), Warn reports them in Warning headers, Ignore drops them. */
+function reportUnknown(t: ResourceType, unknown: string[], opts: WriteOptions): void {
+  if (unknown.length === 0) return;
+  if (opts.fieldValidation === 'Strict') {
+    // decoding errors are wrapped by the handler's transformDecodeError
+    const list = unknown.map((u) => `unknown field "${u}"`).join(', ');
+    throw badRequest(`${t.kind} in version "${t.version}" cannot be handled as a ${t.kind}: strict decoding error: ${list}`);
+  }
+  if (opts.fieldValidation === 'Warn' && opts.warnings) {
+    for (const u of unknown) if (!opts.warnings.includes(`unknown field "${u}"`)) opts.warnings.push(`unknown field "${u}"`);
+  }
+}
 
 export function rfc3339(d: Date): string {
   return d.toISOString().replace(/\.\d{3}Z$/, 'Z');
@@ -210,7 +224,7 @@ export class ApiCore {
     return { apiVersion: apiVersionOf(t), kind: t.kind, ...rest };
   }
 
-  private intake(t: ResourceType, body: unknown): Obj {
+  private intake(t: ResourceType, body: unknown, opts: WriteOptions = {}): Obj {
     if (!body || typeof body !== 'object' || Array.isArray(body)) {
       throw badRequest(`the body of the request was in an unknown format - accepted media types include: application/json`);
     }
@@ -223,6 +237,8 @@ export class ApiCore {
       throw badRequest(`the kind in the data (${String(o.kind)}) does not match the expected kind (${t.kind})`);
     }
     if (t.timeFields) decodeTimes(o, t.timeFields, t.kind, t.version);
+    const known = t.builtin ? KNOWN_FIELDS[`${t.group}/${t.version}/${t.kind}`] : CUSTOM_RESOURCE_FIELDS;
+    if (known) reportUnknown(t, dropUnknownFields(o, known, !t.builtin), opts);
     const stored = t.toStorage ? t.toStorage({ ...o, apiVersion: want, kind: t.kind }) : { ...o, apiVersion: want, kind: t.kind };
     meta(stored);
     return stored;
@@ -375,16 +391,7 @@ export class ApiCore {
   /** Prune, default and validate the content of `o` for type `t`; returns field errors. */
   private admit(t: ResourceType, o: Obj, opts: WriteOptions): FieldError[] {
     if (t.schema) {
-      const unknown = prune(o, t.schema);
-      if (unknown.length > 0) {
-        if (opts.fieldValidation === 'Strict') {
-          const list = unknown.map((u) => `unknown field "${u}"`).join(', ');
-          throw badRequest(`strict decoding error: ${list}`);
-        }
-        if (opts.fieldValidation === 'Warn' && opts.warnings) {
-          for (const u of unknown) opts.warnings.push(`unknown field "${u}"`);
-        }
-      }
+      reportUnknown(t, prune(o, t.schema), opts);
       applyDefaults(o, t.schema);
     }
     if (t.defaults) t.defaults(o);
@@ -397,7 +404,7 @@ export class ApiCore {
 
   create(t: ResourceType, namespace: string | undefined, body: unknown, opts: WriteOptions = {}): Obj {
     this.requireNamespace(t, namespace);
-    const o = this.intake(t, body);
+    const o = this.intake(t, body, opts);
     const m = meta(o);
     if (t.namespaced) {
       if (m.namespace !== undefined && m.namespace !== namespace) {
@@ -448,7 +455,7 @@ export class ApiCore {
    */
   update(t: ResourceType, namespace: string | undefined, name: string, body: unknown, subresource: string | undefined, opts: WriteOptions = {}): Obj {
     this.requireNamespace(t, namespace);
-    const incoming = this.intake(t, body);
+    const incoming = this.intake(t, body, opts);
     const im = meta(incoming);
     if (im.name !== undefined && im.name !== name) {
       throw badRequest(`the name of the object (${im.name}) does not match the name on the URL (${name})`);
@@ -557,7 +564,7 @@ export class ApiCore {
         if (subresource) throw notFound(t.group, t.plural, name);
         return { object: this.create(t, namespace, applied, { ...opts, fieldManager: undefined }), created: true };
       }
-      const incoming = this.intake(t, applied);
+      const incoming = this.intake(t, applied, opts);
       return { object: this.commitUpdate(t, key, old, incoming, subresource, { ...opts, fieldManager: undefined }, 'Apply'), created: false };
     }
     if (!old) throw notFound(t.group, t.plural, name);
@@ -587,7 +594,7 @@ export class ApiCore {
         `the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml${t.builtin ? ', application/strategic-merge-patch+json' : ''}`,
       );
     }
-    const incoming = this.intake(t, result);
+    const incoming = this.intake(t, result, opts);
     const rv = meta(incoming).resourceVersion;
     if (rv !== undefined && rv !== meta(old).resourceVersion) throw conflict(t.group, t.plural, name, STALE_OBJECT);
     return { object: this.commitUpdate(t, key, old, incoming, subresource, opts, 'Update'), created: false };

@@ -191,7 +191,9 @@ d('kubectl', () => {
     expect(err).toContain('spec.mode: Unsupported value: "slow": supported values: "fast", "safe"');
     expect(err).toContain('spec.size: Invalid value: 0: spec.size in body should be greater than or equal to 1');
     const unknown = await manifest('unknown.yaml', 'apiVersion: example.com/v1\nkind: Widget\nmetadata:\n  name: unk\nspec:\n  size: 1\n  colour: red\n');
-    expect(await kubectlFails('apply', '-f', unknown)).toContain('unknown field "spec.colour"');
+    expect(await kubectlFails('apply', '-f', unknown)).toContain('Widget in version "v1" cannot be handled as a Widget: strict decoding error: unknown field "spec.colour"');
+    const cm = await manifest('cm.yaml', 'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: typo\ndatas:\n  a: b\n');
+    expect(await kubectlFails('apply', '-f', cm)).toContain('ConfigMap in version "v1" cannot be handled as a ConfigMap: strict decoding error: unknown field "datas"');
   });
 });
 

@@ -345,7 +345,7 @@ describe('structural schema validation', () => {
   it('rejects unknown fields with fieldValidation=Strict (400) and drops them silently with Ignore', async () => {
     const strict = await req('POST', `${WIDGETS}?fieldValidation=Strict`, widget('strict', { size: 1, junk: 1 }));
     expect(strict.status).toBe(400);
-    expect(strict.body.message).toBe('strict decoding error: unknown field "spec.junk"');
+    expect(strict.body.message).toBe('Widget in version "v1" cannot be handled as a Widget: strict decoding error: unknown field "spec.junk"');
     const ignore = await req('POST', `${WIDGETS}?fieldValidation=Ignore`, widget('ignore', { size: 1, junk: 1 }));
     expect(ignore.status).toBe(201);
     expect(ignore.headers.get('warning')).toBeNull();
@@ -418,6 +418,19 @@ describe('built-in types', () => {
     });
     expect(ok.status).toBe(201);
     expect((await req('GET', '/api/v1/namespaces/default/events/ok-ev')).body).toMatchObject({ reportingComponent: 'vigil.dev/operator', message: 'ok', involvedObject: { name: 'p' } });
+  });
+
+  it('drops unknown fields of typed objects: a warning by default, 400 with fieldValidation=Strict (what kubectl sends)', async () => {
+    const cm = { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'typo', labelz: { a: 'b' } }, datas: { a: 'b' } };
+    const strict = await req('POST', '/api/v1/namespaces/default/configmaps?fieldValidation=Strict', cm);
+    expect(strict.status).toBe(400);
+    expect(strict.body.message).toBe('ConfigMap in version "v1" cannot be handled as a ConfigMap: strict decoding error: unknown field "metadata.labelz", unknown field "datas"');
+    const warn = await req('POST', '/api/v1/namespaces/default/configmaps', cm);
+    expect(warn.status).toBe(201);
+    expect(warn.headers.get('warning')).toBe('299 - "unknown field \\"metadata.labelz\\"", 299 - "unknown field \\"datas\\""');
+    expect(warn.body.datas).toBeUndefined();
+    const lease = await req('POST', '/apis/coordination.k8s.io/v1/namespaces/default/leases?fieldValidation=Strict', { apiVersion: 'coordination.k8s.io/v1', kind: 'Lease', metadata: { name: 'typo' }, spec: { holder: 'x' } });
+    expect(lease.body.message).toBe('Lease in version "v1" cannot be handled as a Lease: strict decoding error: unknown field "spec.holder"');
   });
 
   it('Nodes are cluster-scoped and keep status on create', async () => {
