@@ -232,6 +232,18 @@ describe('watch', () => {
     expect(ev[1]).toMatchObject({ type: 'BOOKMARK', object: { metadata: { annotations: { 'k8s.io/initial-events-end': 'true' } } } });
   });
 
+  it('with sendInitialEvents=true starts from the current state even when given a resourceVersion', async () => {
+    const ns = await freshNamespace();
+    const rv = (await req('GET', widgets(ns))).body.metadata.resourceVersion;
+    await req('POST', widgets(ns), widget('now'));
+    const w = await watch(`${widgets(ns)}?watch=true&sendInitialEvents=true&resourceVersionMatch=NotOlderThan&resourceVersion=${rv}&allowWatchBookmarks=true`);
+    const ev = await w.next(2);
+    expect(ev.map((e) => e.type)).toEqual(['ADDED', 'BOOKMARK']);
+    await req('POST', widgets(ns), widget('later'));
+    const more = await w.next(3);
+    expect(more.filter((e) => e.type !== 'BOOKMARK').map((e) => (e.object as O).metadata.name)).toEqual(['now', 'later']);
+  });
+
   it('answers a too-old resourceVersion with an ERROR event carrying a 410 Expired Status, then ends', async () => {
     const ns = await freshNamespace();
     const rv = (await req('GET', widgets(ns))).body.metadata.resourceVersion;

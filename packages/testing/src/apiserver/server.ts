@@ -282,7 +282,10 @@ export async function startTestApiServer(options: TestApiServerOptions = {}): Pr
       startRv = Number(rvParam);
       if (!Number.isInteger(startRv) || startRv < 0) throw badRequest(`invalid resource version: ${rvParam}`);
     }
-    const sendInitial = q.get('sendInitialEvents') === 'true' || startRv === undefined;
+    // sendInitialEvents=true (streaming lists): the current state first, whatever the resourceVersion; without
+    // it, an unset resourceVersion also starts with the current state ("Get State and Start at Most Recent")
+    const initialParam = q.get('sendInitialEvents');
+    const sendInitial = initialParam === 'true' || (startRv === undefined && initialParam !== 'false');
     const bookmarks = q.get('allowWatchBookmarks') === 'true' || q.get('allowWatchBookmarks') === '1';
     const timeoutSeconds = Number(q.get('timeoutSeconds') ?? '0');
     const ns = t.namespaced ? p.namespace : undefined;
@@ -325,7 +328,11 @@ export async function startTestApiServer(options: TestApiServerOptions = {}): Pr
     req.on('close', close);
     res.on('close', close);
 
-    if (startRv !== undefined) {
+    let fromRv = startRv;
+    if (sendInitial) {
+      for (const o of core.store.list(t.storage, ns)) if (core.matches(t, sel, o)) write('ADDED', core.present(t, o));
+      fromRv = core.store.resourceVersion;
+    } else if (startRv !== undefined) {
       const history = core.store.eventsSince(t.storage, startRv);
       if (history === 'expired') {
         expire(core.store.compactedResourceVersion + 1);
@@ -336,15 +343,13 @@ export async function startTestApiServer(options: TestApiServerOptions = {}): Pr
         const m = eventMatches(core, t, sel, e);
         if (m) write(m.type, core.present(t, m.object));
       }
-    } else if (sendInitial) {
-      for (const o of core.store.list(t.storage, ns)) if (core.matches(t, sel, o)) write('ADDED', core.present(t, o));
     }
-    if (q.get('sendInitialEvents') === 'true' && bookmarks) {
+    if (initialParam === 'true' && bookmarks) {
       write('BOOKMARK', { kind: t.kind, apiVersion: apiVersionOf(t), metadata: { resourceVersion: String(core.store.resourceVersion), annotations: { 'k8s.io/initial-events-end': 'true' } } });
     }
     unsubscribe = core.store.subscribe((e) => {
       // a watch from a resourceVersion not reached yet starts after it
-      if (closed || e.resource !== t.storage || !inNamespace(e.object) || (startRv !== undefined && e.rv <= startRv)) return;
+      if (closed || e.resource !== t.storage || !inNamespace(e.object) || (fromRv !== undefined && e.rv <= fromRv)) return;
       const m = eventMatches(core, t, sel, e);
       if (m) write(m.type, core.present(t, m.object));
     });
