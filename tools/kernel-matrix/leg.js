@@ -39,7 +39,7 @@ for (const suite of plan.suites) {
     stdio: ['ignore', 'inherit', 'inherit'],
     timeout: suite.timeoutSeconds * 1000,
     killSignal: 'SIGKILL',
-    env: { ...process.env, VIGIL_SKIP_FILE: join(ctl, `skips-${suite.name}.jsonl`), VIGIL_KERNEL: plan.kernel, CI: 'true' },
+    env: { ...process.env, VIGIL_SKIP_FILE: join(ctl, `skips-${suite.name}.jsonl`), VIGIL_KERNEL: plan.kernel, CI: 'true', FORCE_COLOR: '0' },
   });
   const timedOut = r.error?.code === 'ETIMEDOUT';
   leg.suites[suite.name] = { status: r.status, signal: r.signal, timedOut, ms: Date.now() - t0 };
