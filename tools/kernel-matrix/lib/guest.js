@@ -3,7 +3,7 @@
 //
 // Guest layout: the host's / is shared read-only over 9p (tag hostroot), the working tree read-write at the same
 // path (tag work), and a per-run control dir (tag ctl) that holds the command script `cmd`, the working tree path
-// `work`, and receives the exit status `rc`. The guest's /init (guest/init) chroots into the host's / and runs
+// `work`, and receives the exit status `rc`. The guest's /init (guest/init) switch_roots into the host's / and runs
 // `sh /run/vigil-ctl/cmd`; inside the command VIGIL_CTL points at the control dir (the host sees the same files).
 import { spawn } from 'node:child_process';
 import { clearTimeout, setTimeout } from 'node:timers';
