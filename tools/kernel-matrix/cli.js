@@ -12,7 +12,7 @@
 //   node tools/kernel-matrix/cli.js list
 //       the matrix's kernels and the packages they resolve to
 import { runCommand } from './lib/guest.js';
-import { prepareKernel, resolvePackage } from './lib/kernels.js';
+import { ensureKernel, resolvePackage } from './lib/kernels.js';
 import { runMatrix, selectKernels } from './lib/matrix.js';
 import { repoRoot } from './lib/paths.js';
 
@@ -59,7 +59,7 @@ async function main(argv) {
       const { flags, rest } = parseArgs(args, ['kernel', 'timeout', 'mem', 'append']);
       if (rest.length === 0) throw new Error(`run: no command given\n${USAGE}`);
       const [spec] = selectKernels([flags.kernel ?? 'debian-6.12']);
-      const kernel = spec.host ? null : prepareKernel(resolvePackage(spec));
+      const kernel = spec.host ? null : ensureKernel(spec).kernel;
       const r = await runCommand(kernel, rest, {
         cwd: process.cwd().startsWith(repoRoot) ? process.cwd() : repoRoot,
         timeoutMs: (flags.timeout ? positive(flags.timeout, '--timeout') : 600) * 1000,
@@ -74,8 +74,7 @@ async function main(argv) {
       const specs = selectKernels(args.length ? args : undefined).filter((s) => !s.host);
       for (const spec of specs) {
         const t0 = Date.now();
-        const pkg = resolvePackage(spec);
-        const k = prepareKernel(pkg);
+        const { pkg, kernel: k } = ensureKernel(spec);
         console.log(`${spec.name}: ${pkg} ${k.meta.version} (${k.meta.release}) ready in ${k.dir} after ${((Date.now() - t0) / 1000).toFixed(1)} s`);
       }
       return 0;

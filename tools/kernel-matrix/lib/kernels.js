@@ -241,6 +241,23 @@ export function prepareKernel(pkg) {
   return { dir, vmlinux, initramfs, meta };
 }
 
+/**
+ * resolvePackage + prepareKernel, with one retry after `apt-get update` when the download fails: Debian's security
+ * archive drops superseded kernels from its pool, so stale package lists can name a file that is gone.
+ */
+export function ensureKernel(spec) {
+  const pkg = resolvePackage(spec);
+  try {
+    return { pkg, kernel: prepareKernel(pkg) };
+  } catch (err) {
+    if (!/apt-get download/.test(err.message)) throw err;
+    log(`${err.message.split('\n')[0]}; running apt-get update and trying again`);
+    run('apt-get', ['update', '-qq'], { timeout: 300_000 });
+    const again = resolvePackage(spec, { update: false });
+    return { pkg: again, kernel: prepareKernel(again) };
+  }
+}
+
 /** Reads the `CONFIG_X=...` lines of a cached kernel's config. */
 export function kernelConfig(dir) {
   const out = {};

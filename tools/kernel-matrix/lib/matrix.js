@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { parseSkips } from '../skip.js';
 import { evaluate, formatReport, mergeProbes } from './evaluate.js';
 import { runCommand } from './guest.js';
-import { prepareKernel, resolvePackage } from './kernels.js';
+import { ensureKernel } from './kernels.js';
 import { matrixCache, repoRoot, toolDir } from './paths.js';
 
 const log = (msg) => process.stderr.write(`[kernel-matrix] ${msg}\n`);
@@ -71,8 +71,7 @@ export async function runMatrix({ kernels: kernelNames, suites: suiteNames, memM
     let pkg = null;
     if (!spec.host) {
       const tp = Date.now();
-      pkg = resolvePackage(spec);
-      kernel = prepareKernel(pkg);
+      ({ pkg, kernel } = ensureKernel(spec));
       timings.push({ kernel: spec.name, step: 'prepare', ms: Date.now() - tp });
     }
     const plan = {
