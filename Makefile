@@ -18,6 +18,7 @@ test: setup
 	pnpm lint
 	pnpm typecheck
 	pnpm test
+	./scripts/test-node24.sh
 
 # The real-kernel suites on the host kernel and stock Debian kernels in qemu guests (docs/kernel-matrix.md).
 test-kernels: setup
