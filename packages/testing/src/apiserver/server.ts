@@ -518,7 +518,8 @@ export async function startTestApiServer(options: TestApiServerOptions = {}): Pr
     requests.push(record);
     const limit = options.requestLogLimit ?? 10_000;
     if (requests.length > limit) requests.splice(0, requests.length - limit);
-    res.on('finish', () => (record.status = res.statusCode));
+    // the status is known once the head is written (a client may see the answer before 'finish' fires)
+    Object.defineProperty(record, 'status', { enumerable: true, get: () => (res.headersSent ? res.statusCode : undefined) });
     if (path === '/healthz' || path === '/readyz' || path === '/livez' || path.startsWith('/healthz/') || path.startsWith('/readyz/') || path.startsWith('/livez/')) {
       send(res, 200, 'ok', 'text/plain; charset=utf-8');
       return;
