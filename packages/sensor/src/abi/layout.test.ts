@@ -9,9 +9,14 @@ import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import koffi from 'koffi';
 import { abiEnums, abiStructs } from './layout.js';
+import { enforceEnums, enforceStructs } from './enforce-layout.js';
 
 const OUT = fileURLToPath(new URL('../../../../bpf/.output/', import.meta.url));
 const OBJECTS = ['process_lifecycle.bpf.o'];
+/** Objects of other ABI headers: object → the structs and enums it must carry. */
+const OTHER_ABIS: Record<string, { structs: typeof abiStructs; enums: typeof abiEnums }> = {
+  'sock_cgroup.bpf.o': { structs: enforceStructs, enums: enforceEnums },
+};
 
 interface BtfMember {
   name: string;
@@ -31,7 +36,7 @@ function btfTypes(object: string): BtfType[] {
 }
 
 describe('kernel/user ABI layout (BTF of the built objects vs koffi)', () => {
-  for (const object of OBJECTS) {
+  for (const object of [...OBJECTS, ...Object.keys(OTHER_ABIS)]) {
     describe(object, () => {
       if (!existsSync(`${OUT}${object}`)) {
         it('is built', () => {
@@ -42,7 +47,8 @@ describe('kernel/user ABI layout (BTF of the built objects vs koffi)', () => {
       const types = btfTypes(object);
       const byName = (kind: string, name: string) => types.find((t) => t.kind === kind && t.name === name);
 
-      for (const [name, koffiType] of Object.entries(abiStructs)) {
+      const abi = OTHER_ABIS[object] ?? { structs: abiStructs, enums: abiEnums };
+      for (const [name, koffiType] of Object.entries(abi.structs)) {
         it(`struct ${name}: size and every field offset match`, () => {
           const t = byName('STRUCT', name);
           expect(t).toBeDefined();
@@ -53,7 +59,7 @@ describe('kernel/user ABI layout (BTF of the built objects vs koffi)', () => {
         });
       }
 
-      for (const [name, values] of Object.entries(abiEnums)) {
+      for (const [name, values] of Object.entries(abi.enums)) {
         it(`enum ${name}: every value matches`, () => {
           const t = byName('ENUM', name);
           expect(t).toBeDefined();

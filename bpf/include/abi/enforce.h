@@ -1,0 +1,112 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR Apache-2.0) */
+/*
+ * The kernel/user ABI of Vigil's enforcement mechanisms for kernels without kprobes or BPF trampolines
+ * (docs/enforcement-fallbacks.md): the deny-set map keys and values the sensor writes, and the decision record
+ * the programs emit. Same conventions as events.h: fixed-width types, natural alignment, explicit padding, record
+ * sizes multiples of 8, enum values appended and never renumbered. The sensor's koffi twin is
+ * packages/sensor/src/abi/enforce-layout.ts; packages/sensor/src/abi/layout.test.ts compares both with the BTF.
+ */
+#ifndef VIGIL_ABI_ENFORCE_H
+#define VIGIL_ABI_ENFORCE_H
+
+#include "events.h"
+
+/* Record types 16..31 of the event stream are enforcement records (events.h owns 1..15 and 250). */
+enum vg_enforce_event_type {
+	VG_EVENT_ENFORCE = 16,
+};
+
+/* Which mechanism decided. */
+enum vg_enforce_mech {
+	VG_MECH_CONNECT4 = 1, /* cgroup/connect4 */
+	VG_MECH_CONNECT6 = 2, /* cgroup/connect6 (IPv4-mapped destinations use the v4 rules) */
+	VG_MECH_SENDMSG4 = 3, /* cgroup/sendmsg4: unconnected UDP */
+	VG_MECH_SENDMSG6 = 4,
+	VG_MECH_EXEC_KILL = 5, /* tp_btf/sched_process_exec + bpf_send_signal(SIGKILL) */
+	VG_MECH_OPEN_KILL = 6, /* raw_tp/sys_exit of an open syscall + SIGKILL */
+};
+
+/* What the kernel did. */
+enum vg_enforce_action {
+	VG_ACTION_DENY = 1, /* the operation failed with EPERM: it did not take effect */
+	VG_ACTION_KILL = 2, /* SIGKILL sent; for exec before the new image ran, for open after the fd existed */
+};
+
+/* Up to this many (protocol, port range) matches per CIDR entry of the connect deny tries. */
+#define VG_NET_MATCH_MAX 8
+
+/* Key of vg_net_v4 (LPM trie): prefixlen in bits, address in network byte order. */
+struct vg_net_key4 {
+	__u32 prefixlen;
+	__u8 addr[4];
+};
+
+/* Key of vg_net_v6 (LPM trie). */
+struct vg_net_key6 {
+	__u32 prefixlen;
+	__u8 addr[16];
+};
+
+/* One (protocol, port range) of a CIDR: matches when protocol is 0 or equal and lo <= port <= hi. */
+struct vg_net_match {
+	__u16 port_lo; /* host byte order; 0..65535 with hi 65535 matches every port */
+	__u16 port_hi;
+	__u8 protocol; /* IPPROTO_TCP (6), IPPROTO_UDP (17), 0 = any */
+	__u8 _pad0;
+	__u16 _pad1;
+	__u32 rule_id; /* reported in the decision record */
+};
+
+/*
+ * Value of the connect deny tries. The trie returns the longest prefix containing the destination, so userspace
+ * stores in every CIDR's value the matches of every rule whose CIDR contains it (the rules that contain the
+ * destination are exactly those that contain its longest matching prefix).
+ */
+struct vg_net_rule {
+	__u32 count; /* valid entries in match[] */
+	__u32 _pad0;
+	struct vg_net_match match[VG_NET_MATCH_MAX];
+};
+
+/* Key of vg_exec_deny / vg_open_deny: a file by inode number and the kernel's dev_t (MKDEV: major << 20 | minor). */
+struct vg_file_key {
+	__u64 ino;
+	__u32 dev;
+	__u32 _pad0;
+};
+
+struct vg_file_rule {
+	__u32 rule_id;
+	__u32 flags; /* reserved, 0 */
+};
+
+/* The decision record (ring buffer vg_events), one per denied or killed operation. */
+struct vg_enforce_event {
+	struct vg_event_hdr hdr;
+	__u32 pid; /* tgid */
+	__u32 tid;
+	__u64 cgroup_id; /* cgroup v2 id of the acting task */
+	__u32 mechanism; /* enum vg_enforce_mech */
+	__u32 action; /* enum vg_enforce_action */
+	__u32 rule_id;
+	__u16 family; /* AF_INET / AF_INET6 for network decisions, 0 otherwise */
+	__u16 protocol; /* IPPROTO_* for network decisions */
+	__u16 port; /* destination port, host byte order */
+	__u16 _pad0;
+	__u32 _pad1;
+	__u8 addr[16]; /* destination: 4 bytes for AF_INET, 16 for AF_INET6 (network byte order) */
+	__u64 ino; /* file decisions: the file's inode and kernel dev_t */
+	__u32 dev;
+	__u32 _pad2;
+	char comm[16];
+};
+
+/* Per-CPU counters of each enforcement object (percpu array vg_enf_stats, key 0). */
+struct vg_enforce_stats {
+	__u64 checked; /* operations looked up in the deny set */
+	__u64 denied; /* denied or killed */
+	__u64 exempt; /* matched a rule but came from an exempt cgroup */
+	__u64 emit_fail; /* decisions taken but not recorded (ring buffer full): the decision still stands */
+};
+
+#endif

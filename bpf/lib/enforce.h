@@ -1,0 +1,82 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR Apache-2.0) */
+/*
+ * Shared pieces of the enforcement programs: the exempt-cgroup set (the sensor's own cgroup, so a rule can never
+ * deny or kill the sensor), per-CPU decision counters, and the decision record. The decision is taken before any
+ * ring-buffer space is reserved: a full ring buffer loses the record (counted in emit_fail), never the decision.
+ */
+#ifndef VIGIL_LIB_ENFORCE_H
+#define VIGIL_LIB_ENFORCE_H
+
+#include "common.h"
+#include "output.h"
+#include "abi/enforce.h"
+
+#define VG_EXEMPT_MAX 64
+
+/* Makes every enforcement ABI type appear in the including object's BTF, for the layout check. */
+struct vg_enforce_abi_types {
+	struct vg_net_key4 key4;
+	struct vg_net_key6 key6;
+	struct vg_net_rule rule;
+	struct vg_file_key file_key;
+	struct vg_file_rule file_rule;
+	struct vg_enforce_event event;
+	struct vg_enforce_stats stats;
+	enum vg_enforce_event_type type;
+	enum vg_enforce_mech mech;
+	enum vg_enforce_action action;
+};
+struct vg_enforce_abi_types vg_enforce_abi_anchor SEC(".data.abi");
+
+/* cgroup v2 ids whose tasks no rule applies to (key: cgroup id, value: unused). */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, VG_EXEMPT_MAX);
+	__type(key, __u64);
+	__type(value, __u8);
+} vg_exempt_cg SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct vg_enforce_stats);
+} vg_enf_stats SEC(".maps");
+
+static __always_inline struct vg_enforce_stats *vg_enf_stats_get(void)
+{
+	__u32 zero = 0;
+
+	return bpf_map_lookup_elem(&vg_enf_stats, &zero);
+}
+
+static __always_inline int vg_cgroup_exempt(__u64 cgid)
+{
+	return bpf_map_lookup_elem(&vg_exempt_cg, &cgid) != NULL;
+}
+
+/* Reserves a decision record with the task fields filled, or counts the loss and returns NULL. */
+static __always_inline struct vg_enforce_event *vg_enforce_reserve(__u32 mech, __u32 action, __u32 rule_id, __u64 cgid)
+{
+	struct vg_enforce_stats *st = vg_enf_stats_get();
+	struct vg_enforce_event *e;
+	__u64 id = bpf_get_current_pid_tgid();
+
+	e = vg_event_reserve(VG_EVENT_ENFORCE, sizeof(*e));
+	if (!e) {
+		if (st)
+			__sync_fetch_and_add(&st->emit_fail, 1);
+		return NULL;
+	}
+	__builtin_memset(&e->pid, 0, sizeof(*e) - sizeof(e->hdr));
+	e->pid = id >> 32;
+	e->tid = (__u32)id;
+	e->cgroup_id = cgid;
+	e->mechanism = mech;
+	e->action = action;
+	e->rule_id = rule_id;
+	bpf_get_current_comm(e->comm, sizeof(e->comm));
+	return e;
+}
+
+#endif

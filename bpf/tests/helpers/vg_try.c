@@ -1,0 +1,123 @@
+// Tries one operation and prints its outcome ("ok" or the errno name, e.g. "EPERM"), for the enforcement tests.
+// With --cgroup DIR it first moves itself into that cgroup v2 directory, so a test can place exactly this
+// process under a rule. Exec modes replace the process on success (the test sees the new image's exit status).
+//   vg_try [--cgroup DIR] connect ADDR PORT     TCP connect (AF_INET or AF_INET6 by the address)
+//   vg_try [--cgroup DIR] sendto ADDR PORT      one unconnected UDP datagram
+//   vg_try [--cgroup DIR] open PATH             open O_RDONLY and read one byte
+//   vg_try [--cgroup DIR] exec PATH             execv(PATH)
+//   vg_try [--cgroup DIR] execfd PATH           open(PATH) then execveat(fd, "", AT_EMPTY_PATH)
+//   vg_try [--cgroup DIR] execdevfd PATH        open(PATH) then execv("/dev/fd/N")
+#define _GNU_SOURCE
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+static int fail(void)
+{
+	const char *name = strerrorname_np(errno);
+	printf("%s\n", name ? name : "EUNKNOWN");
+	return 0;
+}
+
+static int addr_of(const char *host, int port, struct sockaddr_storage *ss, socklen_t *len)
+{
+	struct sockaddr_in *a4 = (struct sockaddr_in *)ss;
+	struct sockaddr_in6 *a6 = (struct sockaddr_in6 *)ss;
+
+	memset(ss, 0, sizeof(*ss));
+	if (inet_pton(AF_INET, host, &a4->sin_addr) == 1) {
+		a4->sin_family = AF_INET;
+		a4->sin_port = htons(port);
+		*len = sizeof(*a4);
+		return AF_INET;
+	}
+	if (inet_pton(AF_INET6, host, &a6->sin6_addr) == 1) {
+		a6->sin6_family = AF_INET6;
+		a6->sin6_port = htons(port);
+		*len = sizeof(*a6);
+		return AF_INET6;
+	}
+	fprintf(stderr, "vg_try: bad address %s\n", host);
+	exit(2);
+}
+
+int main(int argc, char **argv)
+{
+	int i = 1;
+
+	if (argc > 2 && strcmp(argv[1], "--cgroup") == 0) {
+		char path[4096];
+		char pid[32];
+		int fd;
+
+		snprintf(path, sizeof(path), "%s/cgroup.procs", argv[2]);
+		fd = open(path, O_WRONLY);
+		if (fd < 0 || write(fd, pid, snprintf(pid, sizeof(pid), "%d", getpid())) < 0) {
+			perror("vg_try: cannot join cgroup");
+			return 2;
+		}
+		close(fd);
+		i = 3;
+	}
+	if (argc - i < 2) {
+		fprintf(stderr, "usage: vg_try [--cgroup DIR] connect|sendto ADDR PORT | open|exec|execfd|execdevfd PATH\n");
+		return 2;
+	}
+	const char *mode = argv[i];
+	const char *arg = argv[i + 1];
+	fflush(stdout);
+
+	if (!strcmp(mode, "connect") || !strcmp(mode, "sendto")) {
+		struct sockaddr_storage ss;
+		socklen_t len;
+		int udp = !strcmp(mode, "sendto");
+		int family = addr_of(arg, argc - i > 2 ? atoi(argv[i + 2]) : 0, &ss, &len);
+		int s = socket(family, udp ? SOCK_DGRAM : SOCK_STREAM, 0);
+
+		if (s < 0)
+			return fail();
+		if (udp ? sendto(s, "x", 1, 0, (struct sockaddr *)&ss, len) < 0 : connect(s, (struct sockaddr *)&ss, len) < 0)
+			return fail();
+		printf("ok\n");
+		return 0;
+	}
+	if (!strcmp(mode, "open")) {
+		char c;
+		int fd = open(arg, O_RDONLY);
+
+		if (fd < 0)
+			return fail();
+		if (read(fd, &c, 1) < 0)
+			return fail();
+		printf("ok\n");
+		return 0;
+	}
+	char *const args[] = { (char *)arg, NULL };
+	if (!strcmp(mode, "exec")) {
+		execv(arg, args);
+		return fail();
+	}
+	if (!strcmp(mode, "execfd") || !strcmp(mode, "execdevfd")) {
+		char devfd[64];
+		int fd = open(arg, O_RDONLY | (strcmp(mode, "execfd") ? 0 : O_CLOEXEC));
+
+		if (fd < 0)
+			return fail();
+		if (!strcmp(mode, "execfd")) {
+			syscall(SYS_execveat, fd, "", args, environ, AT_EMPTY_PATH);
+			return fail();
+		}
+		snprintf(devfd, sizeof(devfd), "/dev/fd/%d", fd);
+		execv(devfd, args);
+		return fail();
+	}
+	fprintf(stderr, "vg_try: unknown mode %s\n", mode);
+	return 2;
+}

@@ -1,0 +1,120 @@
+/**
+ * Real-kernel tests of connect deny: the cgroup sock_addr programs of sock_cgroup.bpf.o make real connect() and
+ * sendto() calls of vg_try (a C helper that moves itself into a test cgroup first) fail with EPERM.
+ */
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { createServer, type Server, type AddressInfo } from 'node:net';
+import { connect } from 'node:net';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { skipMissing } from '../../../../tools/kernel-matrix/skip.js';
+import { ConnectDeny } from './connect-deny.js';
+import type { EnforcementDecision } from './decision.js';
+import { BPF_OUT, TestCgroup, VG_TRY, capability, vgTry } from './test-kernel.js';
+
+const OBJECT = join(BPF_OUT, 'sock_cgroup.bpf.o');
+let server: Server;
+let port: number;
+
+function missing(): boolean {
+  for (const cap of ['cgroup_v2', 'cgroup_sock'] as const) {
+    const c = capability(cap);
+    if (!c.available) {
+      skipMissing(expect.getState().currentTestName, cap, c.reason);
+      return true;
+    }
+  }
+  return false;
+}
+
+function inProcessConnect(host: string, p: number): Promise<string> {
+  return new Promise((resolve) => {
+    const s = connect({ host, port: p }, () => {
+      s.destroy();
+      resolve('ok');
+    });
+    s.on('error', (err: NodeJS.ErrnoException) => resolve(err.code ?? 'error'));
+  });
+}
+
+beforeAll(async () => {
+  if (process.getuid?.() !== 0) throw new Error('these tests attach BPF programs: run them as root');
+  for (const f of [OBJECT, VG_TRY]) if (!existsSync(f)) throw new Error(`${f} is missing: run make -C bpf`);
+  server = createServer((s) => s.destroy());
+  await new Promise<void>((resolve) => server.listen({ host: '::', port: 0 }, resolve));
+  port = (server.address() as AddressInfo).port;
+});
+afterAll(() => new Promise<void>((resolve) => server.close(() => resolve())));
+
+describe('connect deny (cgroup connect4/connect6/sendmsg4/sendmsg6, real kernel)', () => {
+  it('denies TCP connect to a denied address with EPERM, for IPv4 and IPv4-mapped IPv6, and allows others', () => {
+    if (missing()) return;
+    using cg = new TestCgroup();
+    const decisions: EnforcementDecision[] = [];
+    using cd = ConnectDeny.start({ objectPath: OBJECT, cgroup: cg.path, onDecision: (d) => decisions.push(d) });
+    cd.setDenySet([{ id: 42, cidr: '127.0.0.77/32', ports: [[port, port]] }]);
+
+    expect(vgTry(['connect', '127.0.0.77', String(port)], cg.path).out).toBe('EPERM');
+    expect(vgTry(['connect', '::ffff:127.0.0.77', String(port)], cg.path).out).toBe('EPERM');
+    expect(vgTry(['connect', '127.0.0.1', String(port)], cg.path).out).toBe('ok');
+    expect(vgTry(['connect', '::1', String(port)], cg.path).out).toBe('ok');
+    expect(vgTry(['connect', '127.0.0.77', String(port)]).out).toBe('ok'); // outside the cgroup
+
+    cd.drain();
+    expect(decisions.map((d) => [d.mechanism, d.action, d.ruleId, d.net?.address, d.net?.port, d.net?.protocol, d.cgroupId, d.comm])).toEqual([
+      ['connect4', 'deny', 42, '127.0.0.77', port, 6, cg.id, 'vg_try'],
+      ['connect6', 'deny', 42, '::ffff:7f00:4d', port, 6, cg.id, 'vg_try'],
+    ]);
+    expect(cd.counters().denied).toBe(2n);
+  });
+
+  it('denies unconnected UDP sendto (sendmsg4/6) and honours protocol and port ranges', () => {
+    if (missing()) return;
+    using cg = new TestCgroup();
+    using cd = ConnectDeny.start({ objectPath: OBJECT, cgroup: cg.path });
+    cd.setDenySet([
+      { id: 1, cidr: '127.0.0.0/24', ports: [[port, port]], protocol: 'udp' },
+      { id: 2, cidr: '127.0.0.77', ports: [[1, 1000]], protocol: 'tcp' },
+    ]);
+    expect(vgTry(['sendto', '127.0.0.77', String(port)], cg.path).out).toBe('EPERM');
+    expect(vgTry(['sendto', '::ffff:127.0.0.5', String(port)], cg.path).out).toBe('EPERM');
+    expect(vgTry(['sendto', '127.0.1.5', String(port)], cg.path).out).toBe('ok'); // outside the /24
+    expect(vgTry(['sendto', '127.0.0.77', String(port === 65535 ? 1 : port + 1)], cg.path).out).toBe('ok'); // other port
+    expect(vgTry(['connect', '127.0.0.77', String(port)], cg.path).out).toBe('ok'); // TCP: the udp rule does not apply
+  });
+
+  it('applies deny-set updates to the next connect without reloading', () => {
+    if (missing()) return;
+    using cg = new TestCgroup();
+    using cd = ConnectDeny.start({ objectPath: OBJECT, cgroup: cg.path });
+    const target = ['connect', '127.0.0.77', String(port)];
+    expect(vgTry(target, cg.path).out).toBe('ok');
+    cd.setDenySet([{ id: 1, cidr: '127.0.0.0/8' }]);
+    expect(vgTry(target, cg.path).out).toBe('EPERM');
+    cd.setDenySet([{ id: 2, cidr: '10.0.0.0/8' }]);
+    expect(vgTry(target, cg.path).out).toBe('ok');
+    cd.setDenySet([{ id: 3, cidr: '::ffff:127.0.0.0/104' }]);
+    expect(vgTry(target, cg.path).out).toBe('EPERM');
+    cd.setDenySet([]);
+    expect(vgTry(target, cg.path).out).toBe('ok');
+    cd.setDenySet([{ id: 4, cidr: '127.0.0.77' }]);
+    cd.close();
+    expect(vgTry(target, cg.path).out).toBe('ok'); // detached on close
+  });
+
+  it('never denies an exempt cgroup; attached on the v2 root it spares the sensor and denies the rest', async () => {
+    if (missing()) return;
+    using cg = new TestCgroup();
+    using cd = ConnectDeny.start({ objectPath: OBJECT, cgroup: cg.path, exemptCgroupIds: [cg.id] });
+    cd.setDenySet([{ id: 1, cidr: '127.0.0.77' }]);
+    expect(vgTry(['connect', '127.0.0.77', String(port)], cg.path).out).toBe('ok');
+    expect(cd.counters().exempt).toBe(1n);
+    cd.close();
+
+    // Default attachment (the whole v2 hierarchy) with the default exemption (this process's cgroup).
+    using all = ConnectDeny.start({ objectPath: OBJECT });
+    all.setDenySet([{ id: 1, cidr: '127.0.0.77', ports: [[port, port]] }]);
+    expect(await inProcessConnect('127.0.0.77', port)).toBe('ok');
+    expect(vgTry(['connect', '127.0.0.77', String(port)], cg.path).out).toBe('EPERM');
+  });
+});

@@ -1,0 +1,128 @@
+/**
+ * Connect deny, the network mechanism for kernels without kprobes or LSM BPF: bpf/progs/sock_cgroup.bpf.o's
+ * cgroup/connect4, connect6, sendmsg4 and sendmsg6 programs, attached on a cgroup v2 directory (default: the v2
+ * mount's root, i.e. every process), make connect() and unconnected UDP sendto()/sendmsg() to a denied
+ * destination fail with EPERM before any packet leaves. IPv4-mapped IPv6 destinations are judged by the IPv4
+ * rules. Tasks in exempt cgroups (default: the sensor's own) are never denied.
+ *
+ *   const cd = ConnectDeny.start({ objectPath, onDecision });
+ *   cd.setDenySet([{ id: 7, cidr: '10.0.0.0/8', ports: [[443, 443]], protocol: 'tcp' }]);  // live, no reload
+ *   cd.close();                                                                               // detaches
+ */
+import { closeSync, constants, openSync } from 'node:fs';
+import { BpfObject, type BpfLink, type BpfMap } from '../libbpf/index.js';
+import { cgroupIdOfPid, requireCgroupV2Mount } from './cgroup.js';
+import { DecisionReader, readCounters, setExemptCgroups, type DecisionCounters, type EnforcementDecision } from './decision.js';
+import { EnforceError } from './errors.js';
+import { compileNetDenySet, type NetDenyRule } from './net-rules.js';
+
+export interface ConnectDenyOptions {
+  /** bpf/.output/sock_cgroup.bpf.o */
+  objectPath: string;
+  /** cgroup v2 directory whose subtree the rules apply to; default: the cgroup v2 mount (every process) */
+  cgroup?: string;
+  /** cgroup ids never denied; default: this process's cgroup (never deny the sensor) */
+  exemptCgroupIds?: readonly bigint[];
+  /** which hooks to attach; default all four */
+  hooks?: ReadonlyArray<'connect4' | 'connect6' | 'sendmsg4' | 'sendmsg6'>;
+  /** decision ring buffer bytes (power of two ≥ page size); default 256 KiB */
+  ringBytes?: number;
+  onDecision?: (d: EnforcementDecision) => void;
+  onError?: (err: unknown) => void;
+}
+
+const ALL_HOOKS = ['connect4', 'connect6', 'sendmsg4', 'sendmsg6'] as const;
+
+export class ConnectDeny implements Disposable {
+  private readonly obj: BpfObject;
+  private readonly links: BpfLink[] = [];
+  private reader: DecisionReader | undefined;
+  private closed = false;
+  /** cgroup the programs are attached on */
+  readonly cgroup: string;
+  readonly exemptCgroupIds: readonly bigint[];
+
+  private constructor(private readonly opts: ConnectDenyOptions) {
+    this.cgroup = opts.cgroup ?? requireCgroupV2Mount();
+    this.exemptCgroupIds = opts.exemptCgroupIds ?? [cgroupIdOfPid('self')];
+    this.obj = BpfObject.open(opts.objectPath);
+  }
+
+  /** Loads the programs, writes the exemptions and attaches; the deny set starts empty. */
+  static start(opts: ConnectDenyOptions): ConnectDeny {
+    const cd = new ConnectDeny(opts);
+    try {
+      cd.startUp();
+    } catch (err) {
+      cd.close();
+      throw err;
+    }
+    return cd;
+  }
+
+  private startUp(): void {
+    const { opts } = this;
+    this.obj.map('vg_events').setMaxEntries(opts.ringBytes ?? 256 * 1024);
+    this.obj.load();
+    setExemptCgroups(this.obj, this.exemptCgroupIds);
+    this.reader = new DecisionReader(this.obj, opts.onDecision ?? (() => {}), opts.onError ?? (() => {}));
+    this.reader.start();
+    const fd = openSync(this.cgroup, constants.O_RDONLY | constants.O_DIRECTORY);
+    try {
+      for (const hook of opts.hooks ?? ALL_HOOKS) this.links.push(this.obj.program(`vg_${hook}`).attachCgroup(fd));
+    } finally {
+      closeSync(fd);
+    }
+  }
+
+  /**
+   * Replaces the deny set. Takes effect for the next connect/sendmsg without reloading anything: new and changed
+   * entries are written first, then stale ones deleted (a destination in both the old and the new set stays
+   * denied throughout). Throws BAD_RULE or LIMIT (and changes nothing) when a rule cannot be stored.
+   */
+  setDenySet(rules: readonly NetDenyRule[]): void {
+    if (this.closed) throw new EnforceError('CLOSED', 'connect deny is closed');
+    const entries = compileNetDenySet(rules);
+    for (const [family, map] of [
+      [4, this.obj.map('vg_net_v4')],
+      [6, this.obj.map('vg_net_v6')],
+    ] as const) {
+      const mine = entries.filter((e) => e.family === family);
+      if (mine.length > map.maxEntries) throw new EnforceError('LIMIT', `${mine.length} IPv${family} CIDRs; the limit is ${map.maxEntries}`);
+      this.replace(map, mine);
+    }
+  }
+
+  private replace(map: BpfMap, entries: ReadonlyArray<{ key: Buffer; value: Buffer }>): void {
+    const want = new Set(entries.map((e) => e.key.toString('hex')));
+    for (const e of entries) map.update(e.key, e.value);
+    for (const k of [...map.keys()]) if (!want.has(k.toString('hex'))) map.delete(k);
+  }
+
+  /** Replaces the exempt cgroup ids (the sensor's own should stay among them). */
+  setExemptCgroups(ids: readonly bigint[]): void {
+    setExemptCgroups(this.obj, ids);
+  }
+
+  counters(): DecisionCounters {
+    return readCounters(this.obj);
+  }
+
+  /** Delivers every decision record available now (the reader also runs on the event loop). */
+  drain(): number {
+    return this.reader?.drain() ?? 0;
+  }
+
+  /** Detaches every program and frees the maps: connects are no longer checked. Idempotent. */
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    for (const l of this.links.splice(0)) l.destroy();
+    this.reader?.close();
+    this.obj.close();
+  }
+
+  [Symbol.dispose](): void {
+    this.close();
+  }
+}
