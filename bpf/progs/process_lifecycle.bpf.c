@@ -79,40 +79,39 @@ int BPF_PROG(vg_exec, struct task_struct *task, pid_t old_pid, struct linux_binp
 	__u32 tgid, ppid;
 	__u64 now;
 
-	if (!s)
+	p = vg_proc_tmp_get();
+	if (!s || !p)
 		return 0;
-	e = vg_event_reserve(VG_EVENT_EXEC, sizeof(*e));
 	now = bpf_ktime_get_ns();
 	tgid = BPF_CORE_READ(task, tgid);
 	ppid = BPF_CORE_READ(task, real_parent, tgid);
 
 	/* The per-process entry first: enforcement must not depend on the ring buffer having room. */
-	p = vg_proc_tmp_get();
-	if (p) {
-		p->exec_ktime = now;
-		p->ppid = ppid;
-		p->parent_ktime = vg_proc_ktime(BPF_CORE_READ(task, real_parent), ppid);
-		p->flags = VG_PROC_EXECVE;
-		p->_pad0 = 0;
-		file = BPF_CORE_READ(bprm, file);
-		if (!vg_path_walk(&file->f_path, s, &pr))
-			p->binary_len = vg_path_copy(p->binary, s, &pr, &p->flags, VG_PROC_TRUNC_BINARY);
-		else {
-			p->flags |= VG_PROC_ERR_BINARY;
-			p->binary_len = 0;
-		}
-		if (bpf_map_update_elem(&vg_procs, &tgid, p, BPF_ANY)) {
-			st = vg_stats_get();
-			if (st)
-				__sync_fetch_and_add(&st->proc_update_fail, 1);
-		}
+	p->exec_ktime = now;
+	p->ppid = ppid;
+	p->parent_ktime = vg_proc_ktime(BPF_CORE_READ(task, real_parent), ppid);
+	p->flags = VG_PROC_EXECVE;
+	p->_pad0 = 0;
+	file = BPF_CORE_READ(bprm, file);
+	if (!vg_path_walk(&file->f_path, s, &pr))
+		p->binary_len = vg_path_copy(p->binary, s, &pr, &p->flags, VG_PROC_TRUNC_BINARY);
+	else {
+		p->flags |= VG_PROC_ERR_BINARY;
+		p->binary_len = 0;
 	}
-	if (!e || !p) {
-		if (e)
-			bpf_ringbuf_discard(e, 0);
-		return 0;
+	if (bpf_map_update_elem(&vg_procs, &tgid, p, BPF_ANY)) {
+		st = vg_stats_get();
+		if (st)
+			__sync_fetch_and_add(&st->proc_update_fail, 1);
 	}
 
+	/*
+	 * Reserved only now, with no early return until submit: older verifiers (6.1) lose track of a reservation
+	 * held across a NULL check of another pointer and reject the program.
+	 */
+	e = vg_event_reserve(VG_EVENT_EXEC, sizeof(*e));
+	if (!e)
+		return 0;
 	e->hdr.ktime = now; /* the exec's time: the event's time and its identity time are one */
 	e->pid = tgid;
 	e->tid = BPF_CORE_READ(task, pid);

@@ -47,6 +47,14 @@ describe('vigil-sensor probe (real kernel)', () => {
     if (config && !/^CONFIG_BPF_LSM=y/m.test(config)) expect(lsm.available).toBe(false);
     // LSM programs ride on trampolines: no trampolines, no LSM programs.
     if (!cap('trampoline').available) expect(lsm.available).toBe(false);
+    // And a kernel whose active LSM list lacks bpf never calls them, even where they attach.
+    let active: string[] = [];
+    try {
+      active = readFileSync('/sys/kernel/security/lsm', 'utf8').trim().split(',');
+    } catch {
+      active = [];
+    }
+    if (!active.includes('bpf')) expect(lsm.available).toBe(false);
   });
 
   it('finds the cgroup v2 socket hooks where a cgroup2 hierarchy is mounted', () => {

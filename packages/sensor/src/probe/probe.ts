@@ -126,15 +126,20 @@ export function probeKernel(options: ProbeOptions): Capability[] {
   prog('kprobe', 'kprobes', 'vg_probe_kprobe', (p) => p.attachKprobe('do_sys_openat2'));
   prog('kprobe_override', 'kprobe override (bpf_override_return)', 'vg_probe_kprobe_override', (p) => p.attachKprobe('__x64_sys_getppid'));
   prog('trampoline', 'BPF trampolines (fentry/fexit/fmod_ret)', 'vg_probe_fentry', (p) => p.attachTrace());
-  let lsmList = '';
+  let lsmList: string | undefined;
   try {
     lsmList = readFileSync('/sys/kernel/security/lsm', 'utf8').trim();
   } catch {
-    lsmList = '(securityfs not mounted)';
+    lsmList = undefined;
   }
   {
+    // A kernel built with BPF LSM but booted without `bpf` in lsm= loads and attaches LSM programs and then never
+    // calls them: only load + attach + `bpf` in the active list counts.
     const r = tryProgram(obj, 'vg_probe_lsm', (p) => p.attachLsm());
-    add('lsm_bpf', 'BPF LSM programs', r.ok, `${r.detail}; active LSMs: ${lsmList}`);
+    const active = lsmList?.split(',').includes('bpf') ?? false;
+    const list = lsmList === undefined ? 'active LSMs unknown (mount securityfs: mount -t securityfs securityfs /sys/kernel/security)' : `active LSMs: ${lsmList}`;
+    const detail = r.ok && !active ? `attached, but the kernel never calls it: bpf is not an active LSM (boot with bpf in lsm=); ${list}` : `${r.detail}; ${list}`;
+    add('lsm_bpf', 'BPF LSM programs', r.ok && active, detail);
   }
   if (cg2) {
     const dir = join(cg2, `vigil-probe-${process.pid}`);
