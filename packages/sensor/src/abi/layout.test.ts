@@ -16,6 +16,7 @@ const OBJECTS = ['process_lifecycle.bpf.o'];
 /** Objects of other ABI headers: object → the structs and enums it must carry. */
 const OTHER_ABIS: Record<string, { structs: typeof abiStructs; enums: typeof abiEnums }> = {
   'sock_cgroup.bpf.o': { structs: enforceStructs, enums: enforceEnums },
+  'exec_kill.bpf.o': { structs: enforceStructs, enums: enforceEnums },
 };
 
 interface BtfMember {

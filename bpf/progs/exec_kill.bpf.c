@@ -1,0 +1,75 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR Apache-2.0) */
+/*
+ * Exec deny by SIGKILL, for kernels without LSM BPF: at sched_process_exec the new image is mapped but has not
+ * run a single user instruction, so bpf_send_signal(SIGKILL) makes the exec end in a kill (wait status: signal
+ * 9, shell exit 137). Files are matched by (inode, kernel dev_t), never by name: symlinks, hard links, relative
+ * paths, /dev/fd/N and execveat(fd) all reach the same inode. For a `#!` script bprm->file is the interpreter
+ * (checked here); the script's own file is released before this tracepoint (bprm->executable stays set only for
+ * binfmt_misc's open-binary flag, also checked), so a denied script is caught where the interpreter opens it
+ * (open kill) or by fanotify FAN_OPEN_EXEC_PERM. Credentials (setuid) are already committed here: the process
+ * dies with them, before it can use them.
+ */
+#include "enforce.h"
+
+#define VG_SIGKILL 9
+#define VG_FILE_MAX 16384
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, VG_FILE_MAX);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct vg_file_key);
+	__type(value, struct vg_file_rule);
+} vg_exec_deny SEC(".maps");
+
+static __always_inline struct vg_file_rule *vg_file_lookup(struct file *f, struct vg_file_key *k)
+{
+	struct inode *inode;
+
+	if (!f)
+		return NULL;
+	inode = f->f_inode;
+	if (!inode)
+		return NULL;
+	k->ino = inode->i_ino;
+	k->dev = inode->i_sb->s_dev;
+	k->_pad0 = 0;
+	return bpf_map_lookup_elem(&vg_exec_deny, k);
+}
+
+SEC("tp_btf/sched_process_exec")
+int BPF_PROG(vg_exec_kill, struct task_struct *p, pid_t old_pid, struct linux_binprm *bprm)
+{
+	struct vg_enforce_stats *st = vg_enf_stats_get();
+	struct vg_file_key k = {};
+	struct vg_file_rule *rule;
+	struct vg_enforce_event *e;
+	__u64 cgid;
+
+	if (st)
+		__sync_fetch_and_add(&st->checked, 1);
+	rule = vg_file_lookup(bprm->file, &k);
+	if (!rule && bprm->executable && bprm->executable != bprm->file)
+		rule = vg_file_lookup(bprm->executable, &k);
+	if (!rule)
+		return 0;
+	cgid = bpf_get_current_cgroup_id();
+	if (vg_cgroup_exempt(cgid)) {
+		if (st)
+			__sync_fetch_and_add(&st->exempt, 1);
+		return 0;
+	}
+	/* The kill comes first: a full ring buffer must not switch enforcement off. */
+	bpf_send_signal(VG_SIGKILL);
+	if (st)
+		__sync_fetch_and_add(&st->denied, 1);
+	e = vg_enforce_reserve(VG_MECH_EXEC_KILL, VG_ACTION_KILL, rule->rule_id, cgid);
+	if (!e)
+		return 0;
+	e->ino = k.ino;
+	e->dev = k.dev;
+	bpf_ringbuf_submit(e, 0);
+	return 0;
+}
