@@ -4,6 +4,11 @@
 //   vg_try [--cgroup DIR] connect ADDR PORT     TCP connect (AF_INET or AF_INET6 by the address)
 //   vg_try [--cgroup DIR] sendto ADDR PORT      one unconnected UDP datagram
 //   vg_try [--cgroup DIR] open PATH             open O_RDONLY and read one byte
+//   vg_try [--cgroup DIR] openat2 PATH          the same through openat2(2)
+//   vg_try [--cgroup DIR] creat PATH            creat(2) (raw syscall), then write one byte
+//   vg_try [--cgroup DIR] handle PATH [MNT]     name_to_handle_at + open_by_handle_at, then read one byte
+//   vg_try [--cgroup DIR] trunc PATH            open O_WRONLY|O_TRUNC, then write one byte
+//   vg_try [--cgroup DIR] openrel DIR NAME      chdir(DIR), then open NAME (a relative path) and read
 //   vg_try [--cgroup DIR] exec PATH             execv(PATH)
 //   vg_try [--cgroup DIR] execfd PATH           open(PATH) then execveat(fd, "", AT_EMPTY_PATH)
 //   vg_try [--cgroup DIR] execdevfd PATH        open(PATH) then execv("/dev/fd/N")
@@ -17,6 +22,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
+#include <linux/openat2.h>
 #include <unistd.h>
 
 static int fail(void)
@@ -88,13 +94,45 @@ int main(int argc, char **argv)
 		printf("ok\n");
 		return 0;
 	}
-	if (!strcmp(mode, "open")) {
+	if (!strcmp(mode, "open") || !strcmp(mode, "openat2") || !strcmp(mode, "handle") || !strcmp(mode, "openrel")) {
 		char c;
-		int fd = open(arg, O_RDONLY);
+		int fd;
+
+		if (!strcmp(mode, "openat2")) {
+			struct open_how how = { .flags = O_RDONLY };
+
+			fd = syscall(SYS_openat2, AT_FDCWD, arg, &how, sizeof(how));
+		} else if (!strcmp(mode, "handle")) {
+			struct file_handle *fh = malloc(sizeof(*fh) + MAX_HANDLE_SZ);
+			int mount_id, mfd;
+
+			fh->handle_bytes = MAX_HANDLE_SZ;
+			if (name_to_handle_at(AT_FDCWD, arg, fh, &mount_id, 0) < 0)
+				return fail();
+			/* any fd on the file's mount (argv: MOUNTDIR, default /) */
+			mfd = open(argc - i > 2 ? argv[i + 2] : "/", O_RDONLY | O_DIRECTORY);
+			fd = open_by_handle_at(mfd, fh, O_RDONLY);
+		} else if (!strcmp(mode, "openrel")) {
+			if (chdir(arg) < 0)
+				return fail();
+			fd = open(argc - i > 2 ? argv[i + 2] : ".", O_RDONLY);
+		} else {
+			fd = open(arg, O_RDONLY);
+		}
 
 		if (fd < 0)
 			return fail();
 		if (read(fd, &c, 1) < 0)
+			return fail();
+		printf("ok\n");
+		return 0;
+	}
+	if (!strcmp(mode, "creat") || !strcmp(mode, "trunc")) {
+		int fd = !strcmp(mode, "creat") ? syscall(SYS_creat, arg, 0644) : open(arg, O_WRONLY | O_TRUNC);
+
+		if (fd < 0)
+			return fail();
+		if (write(fd, "x", 1) < 0)
 			return fail();
 		printf("ok\n");
 		return 0;

@@ -17,6 +17,7 @@ const OBJECTS = ['process_lifecycle.bpf.o'];
 const OTHER_ABIS: Record<string, { structs: typeof abiStructs; enums: typeof abiEnums }> = {
   'sock_cgroup.bpf.o': { structs: enforceStructs, enums: enforceEnums },
   'exec_kill.bpf.o': { structs: enforceStructs, enums: enforceEnums },
+  'open_kill.bpf.o': { structs: enforceStructs, enums: enforceEnums },
 };
 
 interface BtfMember {

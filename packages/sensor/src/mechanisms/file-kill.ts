@@ -1,0 +1,94 @@
+/**
+ * The shared body of the in-kernel kill mechanisms keyed by file identity (exec kill, open kill): one BPF object
+ * with one tp_btf program, a deny map of (inode, kernel dev_t), the exempt cgroups and the decision ring.
+ */
+import { BpfObject, type BpfLink } from '../libbpf/index.js';
+import { cgroupIdOfPid } from './cgroup.js';
+import { DecisionReader, readCounters, setExemptCgroups, type DecisionCounters, type EnforcementDecision } from './decision.js';
+import { EnforceError } from './errors.js';
+import { compileFileDenySet, type FileDenyRule } from './file-rules.js';
+
+export interface FileKillOptions {
+  /** the built object (bpf/.output/exec_kill.bpf.o or open_kill.bpf.o) */
+  objectPath: string;
+  /** cgroup ids never killed; default: this process's cgroup (never kill the sensor) */
+  exemptCgroupIds?: readonly bigint[];
+  /** decision ring buffer bytes; default 256 KiB */
+  ringBytes?: number;
+  onDecision?: (d: EnforcementDecision) => void;
+  onError?: (err: unknown) => void;
+}
+
+export abstract class FileKill implements Disposable {
+  private readonly obj: BpfObject;
+  private link: BpfLink | undefined;
+  private reader: DecisionReader | undefined;
+  private closed = false;
+  readonly exemptCgroupIds: readonly bigint[];
+
+  protected constructor(
+    private readonly opts: FileKillOptions,
+    private readonly names: { program: string; map: string; what: string },
+  ) {
+    this.exemptCgroupIds = opts.exemptCgroupIds ?? [cgroupIdOfPid('self')];
+    this.obj = BpfObject.open(opts.objectPath);
+  }
+
+  /** Loads, writes the exemptions, attaches. Subclasses call it from their static start(). */
+  protected startUp(): this {
+    const { opts } = this;
+    try {
+      this.obj.map('vg_events').setMaxEntries(opts.ringBytes ?? 256 * 1024);
+      this.obj.load();
+      setExemptCgroups(this.obj, this.exemptCgroupIds);
+      this.reader = new DecisionReader(this.obj, opts.onDecision ?? (() => {}), opts.onError ?? (() => {}));
+      this.reader.start();
+      this.link = this.obj.program(this.names.program).attachTrace();
+    } catch (err) {
+      this.close();
+      throw err;
+    }
+    return this;
+  }
+
+  /**
+   * Replaces the deny set (paths are resolved now: a file replaced later by a new inode is not covered until
+   * the set is written again). New entries are written before stale ones are deleted. Takes effect for the next
+   * operation, without reload.
+   */
+  setDenySet(rules: readonly FileDenyRule[]): void {
+    if (this.closed) throw new EnforceError('CLOSED', `${this.names.what} is closed`);
+    const entries = compileFileDenySet(rules);
+    const map = this.obj.map(this.names.map);
+    if (entries.length > map.maxEntries) throw new EnforceError('LIMIT', `${entries.length} files; the limit is ${map.maxEntries}`);
+    const want = new Set(entries.map((e) => e.key.toString('hex')));
+    for (const e of entries) map.update(e.key, e.value);
+    for (const k of [...map.keys()]) if (!want.has(k.toString('hex'))) map.delete(k);
+  }
+
+  setExemptCgroups(ids: readonly bigint[]): void {
+    setExemptCgroups(this.obj, ids);
+  }
+
+  counters(): DecisionCounters {
+    return readCounters(this.obj);
+  }
+
+  /** Delivers every decision record available now (the reader also runs on the event loop). */
+  drain(): number {
+    return this.reader?.drain() ?? 0;
+  }
+
+  /** Detaches: nothing is killed any more. Idempotent. */
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.link?.destroy();
+    this.reader?.close();
+    this.obj.close();
+  }
+
+  [Symbol.dispose](): void {
+    this.close();
+  }
+}
