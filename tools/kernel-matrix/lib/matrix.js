@@ -1,6 +1,6 @@
 // `pnpm test:kernels`: runs the suites of suites.json on every kernel of kernels.json, one leg (one guest, or the
-// host itself) per kernel, one guest at a time unless --jobs says otherwise, then prints the capability × kernel and test × kernel tables and
-// exits non-zero when lib/evaluate.js finds a problem.
+// host itself) per kernel, one guest at a time unless --jobs says otherwise, then prints the capability × kernel
+// and test × kernel tables and exits non-zero when lib/evaluate.js finds a problem.
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
