@@ -10,3 +10,7 @@ export type { Status, StatusReason, StatusCause } from './apiserver/errors.js';
 export type { StructuralSchema } from './apiserver/schema-validate.js';
 export { serve as serveTestApiServer } from './apiserver/cli.js';
 export type { ServeResult } from './apiserver/cli.js';
+
+// nats-server runner for JetStream tests (issue #10)
+export { NatsServerError, startNatsServer } from './nats/nats-server.js';
+export type { NatsServer, NatsServerOptions } from './nats/nats-server.js';
