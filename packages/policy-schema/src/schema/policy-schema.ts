@@ -258,7 +258,8 @@ const selectors = (): JsonSchema =>
 const tags = (): JsonSchema => arr(str('A tag.'), 'Free-form tags copied into every event of this hook.', { maxItems: LIMITS.MAX_TAGS_PER_HOOK });
 const message = (): JsonSchema => str('Short text (at most 256 characters) copied into every event of this hook.');
 
-const RETURN_ARG_RULE = { rule: '!has(self.return) || (!self.return || has(self.returnArg))', message: 'return: true needs returnArg' };
+// `return` is a CEL reserved word: Kubernetes exposes the field as `__return__` in rules.
+const RETURN_ARG_RULE = { rule: '!has(self.__return__) || (!self.__return__ || has(self.returnArg))', message: 'return: true needs returnArg' };
 
 function functionHook(description: string, what: string): JsonSchema {
   return arr(
