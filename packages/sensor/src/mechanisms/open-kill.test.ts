@@ -71,6 +71,17 @@ describe('open kill (tp_btf sys_exit + SIGKILL, real kernel)', () => {
     for (const d of decisions) expect({ m: d.mechanism, a: d.action, r: d.ruleId, f: d.file, c: d.cgroupId, comm: d.comm }).toEqual({ m: 'open_kill', a: 'kill', r: 5, f: fileIdOf(secret), c: cg.id, comm: 'vg_try' });
   });
 
+  it('kills the interpreter of a denied #! script when it opens the script (the gap exec kill leaves)', () => {
+    if (missing()) return;
+    using cg = new TestCgroup();
+    using ok = OpenKill.start({ objectPath: OBJECT });
+    const script = join(dir, 'denied.sh');
+    writeFileSync(script, '#!/bin/sh\necho ran\n', { mode: 0o755 });
+    ok.setDenySet([{ id: 1, path: script }]);
+    const r = vgTry(['exec', script], cg.path);
+    expect({ signal: r.signal, out: r.out }).toEqual({ signal: 'SIGKILL', out: '' });
+  });
+
   it('documented gap: O_TRUNC and creat() have already truncated when the kill lands', () => {
     if (missing()) return;
     using cg = new TestCgroup();

@@ -61,6 +61,10 @@ describe('fanotify guard (FAN_OPEN_PERM / FAN_OPEN_EXEC_PERM from a worker threa
     expect(vgTry(['exec', bin]).out).toBe('EPERM');
     const r = spawnSync(bin);
     expect((r.error as NodeJS.ErrnoException | undefined)?.code).toBe('EPERM');
+    const script = join(dir, 'protected.sh');
+    writeFileSync(script, '#!/bin/sh\nexit 0\n', { mode: 0o755 });
+    await g.setDenySet([{ path: script }]);
+    expect(vgTry(['exec', script]).out).toBe('EPERM'); // a #! script itself: the exec opens it with FMODE_EXEC
     await g.setDenySet([{ path: secret }]);
     expect(spawnSync(bin).status).toBe(0);
     expect(vgTry(['open', secret]).out).toBe('EPERM');
