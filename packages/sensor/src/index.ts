@@ -18,3 +18,10 @@ export {
 } from './transport/protocol.js';
 export { readKv } from './transport/kv-read.js';
 export type { Ack, Announce, ApplyResult, Assignment, CapabilityEntry, TransportErrorCode } from './transport/protocol.js';
+export { BundleAgent } from './transport/bundle-agent.js';
+export type { BundleAgentOptions } from './transport/bundle-agent.js';
+export { NO_ENGINE_REASON, RecordingApplier, RefusingApplier } from './transport/applier.js';
+export type { ApplyOutcome, BundleApplier } from './transport/applier.js';
+export { nodeProfileFromCapabilities } from './transport/node-profile.js';
+export { StateStore } from './transport/state-store.js';
+export type { StoredPolicy } from './transport/state-store.js';

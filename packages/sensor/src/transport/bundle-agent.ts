@@ -1,0 +1,314 @@
+// The sensor's half of the bundle protocol (docs/adr/0006-nats-kv-key-design.md): announce this node, watch its
+// assignments (one single-filter KV watch), fetch and apply bundles through a BundleApplier, keep the last applied
+// bundles on disk, ack each outcome. While NATS or the operator is down nothing is removed: the applied bundles
+// keep enforcing, and a (re)connect resyncs from the bucket's current state.
+import type { Logger } from 'pino';
+import { connect, StringCodec, type KV, type KvEntry, type NatsConnection, type QueuedIterator } from 'nats';
+import { BUNDLE_GRAMMAR_VERSION, bundleFromJson, bundleToJson, type Bundle, type BundleJson, type NodeProfile } from '@vigil/policy-schema';
+import type { ApplyOutcome, BundleApplier } from './applier.js';
+import { readKv } from './kv-read.js';
+import {
+  ACKS_BUCKET,
+  BUNDLES_BUCKET,
+  BUNDLES_HISTORY,
+  keys,
+  NODES_BUCKET,
+  nodeProfileHash,
+  parseNodePolicyKey,
+  type Ack,
+  type Announce,
+  type Assignment,
+  type CapabilityEntry,
+} from './protocol.js';
+import { StateStore } from './state-store.js';
+
+const sc = StringCodec();
+
+export interface BundleAgentOptions {
+  /** NATS URL(s). */
+  servers: string | string[];
+  node: string;
+  profile: NodeProfile;
+  capabilities: readonly CapabilityEntry[];
+  applier: BundleApplier;
+  /** Local directory for the last applied bundles (created 0700). */
+  stateDir: string;
+  logger: Logger;
+  sensorVersion?: string;
+  /** Wait between reconnect attempts (default 1000 ms). */
+  reconnectTimeWaitMs?: number;
+  now?: () => Date;
+}
+
+interface Current {
+  assignment: Assignment;
+  /** Outcome of the last apply of assignment.contentHash. */
+  outcome: ApplyOutcome;
+  refusals: string[];
+}
+
+type AckBody = Omit<Ack, 'at'>;
+
+export class BundleAgent {
+  private readonly store: StateStore;
+  /** What enforces now, per policy uid (applied bundles only). */
+  private readonly applied = new Map<string, Current>();
+  /** Last outcome per policy uid for the assignment last seen (also refused/failed ones). */
+  private readonly lastSeen = new Map<string, Current>();
+  private readonly acked = new Map<string, string>();
+  private nc: NatsConnection | undefined;
+  private bundlesKv: KV | undefined;
+  private acksKv: KV | undefined;
+  private watch: QueuedIterator<KvEntry> | undefined;
+  private chain: Promise<void> = Promise.resolve();
+  private stopped = false;
+  private syncs = 0;
+  private readonly syncWaiters: (() => void)[] = [];
+  private readonly log: Logger;
+  private readonly now: () => Date;
+
+  private constructor(private readonly opts: BundleAgentOptions) {
+    this.store = new StateStore(opts.stateDir);
+    this.log = opts.logger.child({ component: 'bundle-agent', node: opts.node });
+    this.now = opts.now ?? (() => new Date());
+  }
+
+  /** Re-applies the stored bundles (no NATS needed), then connects in the background. */
+  static async start(opts: BundleAgentOptions): Promise<BundleAgent> {
+    const agent = new BundleAgent(opts);
+    await agent.restoreLocal();
+    agent.connectLoop();
+    return agent;
+  }
+
+  /** Policies currently applied on this node: uid → generation. */
+  appliedPolicies(): Map<string, number> {
+    return new Map([...this.applied].map(([uid, c]) => [uid, c.assignment.generation]));
+  }
+
+  /** Resolves after the next complete resync (initial state of the node's keys processed). */
+  nextSync(): Promise<void> {
+    return new Promise((resolve) => this.syncWaiters.push(resolve));
+  }
+
+  /** Number of completed resyncs (1 after the first connect, +1 per reconnect). */
+  get syncCount(): number {
+    return this.syncs;
+  }
+
+  /** Resolves once everything received so far has been applied and acked. */
+  idle(): Promise<void> {
+    return this.chain;
+  }
+
+  async stop(): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    this.watch?.stop();
+    await this.chain;
+    await this.nc?.close();
+  }
+
+  private async restoreLocal(): Promise<void> {
+    for (const s of this.store.list()) {
+      const bundle = bundleFromJson(s.bundle);
+      const outcome = await this.safeApply(bundle);
+      const cur = { assignment: s.assignment, outcome, refusals: refusalsOf(bundle) };
+      this.lastSeen.set(s.assignment.policyUid, cur);
+      if (outcome.result === 'applied') this.applied.set(s.assignment.policyUid, cur);
+      this.log.info({ policy: s.assignment.policyName, generation: s.assignment.generation, result: outcome.result }, 'restored bundle from local state');
+    }
+  }
+
+  private connectLoop(): void {
+    void (async () => {
+      try {
+        this.nc = await connect({
+          servers: this.opts.servers,
+          name: `vigil-sensor ${this.opts.node}`,
+          maxReconnectAttempts: -1,
+          reconnectTimeWait: this.opts.reconnectTimeWaitMs ?? 1000,
+          waitOnFirstConnect: true,
+        });
+      } catch (e) {
+        this.log.error({ err: e }, 'cannot connect to NATS');
+        return;
+      }
+      if (this.stopped) {
+        await this.nc.close();
+        return;
+      }
+      this.log.info({ server: this.nc.getServer() }, 'connected to NATS');
+      await this.resync();
+      for await (const s of this.nc.status()) {
+        if (this.stopped) break;
+        if (s.type === 'reconnect') {
+          this.log.info({}, 'reconnected to NATS; resyncing');
+          await this.resync();
+        } else if (s.type === 'disconnect') this.log.warn({}, 'disconnected from NATS; applied bundles keep enforcing');
+      }
+    })().catch((e: unknown) => this.log.error({ err: e }, 'NATS transport loop failed'));
+  }
+
+  private async resync(): Promise<void> {
+    const nc = this.nc;
+    if (!nc || this.stopped) return;
+    try {
+      const js = nc.jetstream();
+      this.bundlesKv = await js.views.kv(BUNDLES_BUCKET, { history: BUNDLES_HISTORY });
+      this.acksKv = await js.views.kv(ACKS_BUCKET);
+      await this.announce(await js.views.kv(NODES_BUCKET));
+      for (const e of await readKv(this.acksKv, keys.acksOfNode(this.opts.node), true)) {
+        const parsed = parseNodePolicyKey(e.key);
+        // On the first sync of this process every policy is acked again (fresh `at`: the node is alive and
+        // enforcing); on reconnects only what changed.
+        if (parsed) this.acked.set(parsed.policyUid, this.syncs === 0 ? '' : ackIdentity(JSON.parse(sc.decode(e.value)) as Ack));
+      }
+      this.watch?.stop();
+      const seen = new Set<string>();
+      let initialized = false;
+      const w = await this.bundlesKv.watch({
+        key: keys.assignmentsOfNode(this.opts.node),
+        initializedFn: () => {
+          initialized = true;
+          this.enqueue(() => this.finishSync(seen));
+        },
+      });
+      this.watch = w;
+      void (async () => {
+        for await (const e of w) {
+          const parsed = parseNodePolicyKey(e.key);
+          if (!parsed) continue;
+          if (!initialized && e.operation === 'PUT') seen.add(parsed.policyUid);
+          this.enqueue(() => this.handle(e, parsed.policyUid));
+        }
+      })().catch((err: unknown) => this.log.error({ err }, 'assignment watch failed'));
+    } catch (e) {
+      this.log.error({ err: e }, 'resync failed; will retry on the next reconnect');
+    }
+  }
+
+  private finishSync(seen: ReadonlySet<string>): Promise<void> {
+    return (async () => {
+      // Policies the operator removed while we were away and whose tombstones are gone from history.
+      for (const uid of [...this.lastSeen.keys()]) if (!seen.has(uid)) await this.removePolicy(uid);
+      this.syncs++;
+      for (const w of this.syncWaiters.splice(0)) w();
+    })();
+  }
+
+  private enqueue(fn: () => Promise<void>): void {
+    this.chain = this.chain.then(fn).catch((err: unknown) => this.log.error({ err }, 'handling an assignment failed'));
+  }
+
+  private async announce(nodesKv: KV): Promise<void> {
+    const a: Announce = {
+      node: this.opts.node,
+      sensorVersion: this.opts.sensorVersion ?? '0.1.0',
+      profileHash: nodeProfileHash(this.opts.profile),
+      profile: this.opts.profile,
+      capabilities: this.opts.capabilities.map((c) => ({ id: c.id, available: c.available, detail: c.detail })),
+      announcedAt: this.now().toISOString(),
+    };
+    await nodesKv.put(keys.node(this.opts.node), sc.encode(JSON.stringify(a)));
+  }
+
+  private async handle(e: KvEntry, uid: string): Promise<void> {
+    if (this.stopped) return;
+    if (e.operation !== 'PUT') {
+      await this.removePolicy(uid);
+      return;
+    }
+    const a = JSON.parse(sc.decode(e.value)) as Assignment;
+    const prev = this.lastSeen.get(uid);
+    if (prev && prev.assignment.contentHash === a.contentHash && prev.outcome.result === 'applied') {
+      // Same bytes (maybe a new generation with identical content): nothing to apply, ack the new generation.
+      const cur = { ...prev, assignment: a };
+      this.lastSeen.set(uid, cur);
+      this.applied.set(uid, cur);
+      if (prev.assignment.generation !== a.generation) this.saveApplied(cur);
+      await this.ack(cur);
+      return;
+    }
+    const entry = await this.bundlesKv?.get(a.bundleKey);
+    if (!entry || entry.operation !== 'PUT') {
+      this.log.info({ policy: a.policyName, generation: a.generation }, 'bundle already superseded; waiting for the newer assignment');
+      return;
+    }
+    let bundle: Bundle;
+    let outcome: ApplyOutcome;
+    try {
+      bundle = bundleFromJson(JSON.parse(sc.decode(entry.value)) as BundleJson);
+    } catch (err) {
+      await this.recordOutcome(a, { result: 'failed', reason: `bundle does not decode: ${(err as Error).message}` }, []);
+      return;
+    }
+    if (bundle.version.grammarVersion !== BUNDLE_GRAMMAR_VERSION)
+      outcome = { result: 'refused', reason: `bundle grammar ${bundle.version.grammarVersion}, this sensor reads ${BUNDLE_GRAMMAR_VERSION}` };
+    else outcome = await this.safeApply(bundle);
+    await this.recordOutcome(a, outcome, refusalsOf(bundle), bundle);
+  }
+
+  private async recordOutcome(a: Assignment, outcome: ApplyOutcome, refusals: string[], bundle?: Bundle): Promise<void> {
+    const cur: Current = { assignment: a, outcome, refusals };
+    this.lastSeen.set(a.policyUid, cur);
+    if (outcome.result === 'applied' && bundle) {
+      this.applied.set(a.policyUid, cur);
+      this.store.save({ assignment: a, bundle: bundleToJson(bundle) });
+    }
+    this.log.info({ policy: a.policyName, generation: a.generation, result: outcome.result, reason: outcome.reason }, 'bundle handled');
+    await this.ack(cur);
+  }
+
+  private saveApplied(cur: Current): void {
+    const stored = this.store.list().find((s) => s.assignment.policyUid === cur.assignment.policyUid);
+    if (stored) this.store.save({ assignment: cur.assignment, bundle: stored.bundle });
+  }
+
+  private async safeApply(bundle: Bundle): Promise<ApplyOutcome> {
+    try {
+      return await this.opts.applier.apply(bundle);
+    } catch (err) {
+      return { result: 'failed', reason: `applier threw: ${(err as Error).message}` };
+    }
+  }
+
+  private async removePolicy(uid: string): Promise<void> {
+    if (!this.lastSeen.has(uid) && !this.acked.has(uid)) return;
+    await this.opts.applier.remove(uid);
+    this.store.remove(uid);
+    this.applied.delete(uid);
+    this.lastSeen.delete(uid);
+    if (this.acked.has(uid)) {
+      this.acked.delete(uid);
+      await this.acksKv?.delete(keys.ack(this.opts.node, uid)).catch((err: unknown) => this.log.warn({ err }, 'could not delete ack'));
+    }
+    this.log.info({ policy: uid }, 'policy removed from this node');
+  }
+
+  private async ack(cur: Current): Promise<void> {
+    const body: AckBody = {
+      node: this.opts.node,
+      policyUid: cur.assignment.policyUid,
+      generation: cur.assignment.generation,
+      contentHash: cur.assignment.contentHash,
+      result: cur.outcome.result,
+      reason: cur.outcome.reason,
+      refusals: cur.refusals,
+    };
+    const identity = ackIdentity(body);
+    if (this.acked.get(body.policyUid) === identity || !this.acksKv) return;
+    const ack: Ack = { ...body, at: this.now().toISOString() };
+    await this.acksKv.put(keys.ack(this.opts.node, body.policyUid), sc.encode(JSON.stringify(ack)));
+    this.acked.set(body.policyUid, identity);
+    this.log.debug({ policy: body.policyUid, generation: body.generation, result: body.result }, 'acked');
+  }
+}
+
+function ackIdentity(a: AckBody): string {
+  return JSON.stringify([a.policyUid, a.generation, a.contentHash, a.result, a.reason, a.refusals]);
+}
+
+function refusalsOf(bundle: Bundle): string[] {
+  return bundle.hooks.filter((h) => h.mechanism === 'none').map((h) => `hook ${h.id}: ${h.refusal ?? 'refused'}`);
+}
