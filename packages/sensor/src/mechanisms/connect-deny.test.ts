@@ -5,7 +5,7 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { createServer, type Server, type AddressInfo } from 'node:net';
 import { connect } from 'node:net';
-import { existsSync } from 'node:fs';
+import { existsSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { skipMissing } from '../../../../tools/kernel-matrix/skip.js';
 import { ConnectDeny } from './connect-deny.js';
@@ -44,7 +44,11 @@ beforeAll(async () => {
   await new Promise<void>((resolve) => server.listen({ host: '::', port: 0 }, resolve));
   port = (server.address() as AddressInfo).port;
 });
-afterAll(() => new Promise<void>((resolve) => server.close(() => resolve())));
+const PIN = `/sys/fs/bpf/vigil-test-${process.pid}-connect`;
+afterAll(async () => {
+  rmSync(PIN, { recursive: true, force: true });
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+});
 
 describe('connect deny (cgroup connect4/connect6/sendmsg4/sendmsg6, real kernel)', () => {
   it('denies TCP connect to a denied address with EPERM, for IPv4 and IPv4-mapped IPv6, and allows others', () => {
@@ -116,5 +120,23 @@ describe('connect deny (cgroup connect4/connect6/sendmsg4/sendmsg6, real kernel)
     all.setDenySet([{ id: 1, cidr: '127.0.0.77', ports: [[port, port]] }]);
     expect(await inProcessConnect('127.0.0.77', port)).toBe('ok');
     expect(vgTry(['connect', '127.0.0.77', String(port)], cg.path).out).toBe('EPERM');
+  });
+
+  it('keeps denying with no process when pinned; a restart reuses the deny set and replaces the links', () => {
+    if (missing()) return;
+    using cg = new TestCgroup();
+    const target = ['connect', '127.0.0.77', String(port)];
+    const first = ConnectDeny.start({ objectPath: OBJECT, cgroup: cg.path, pinDir: PIN });
+    first.setDenySet([{ id: 1, cidr: '127.0.0.77' }]);
+    first.close();
+    expect(vgTry(target, cg.path).out).toBe('EPERM');
+    const second = ConnectDeny.start({ objectPath: OBJECT, cgroup: cg.path, pinDir: PIN });
+    expect(vgTry(target, cg.path).out).toBe('EPERM');
+    second.setDenySet([]);
+    expect(vgTry(target, cg.path).out).toBe('ok');
+    second.setDenySet([{ id: 1, cidr: '127.0.0.77' }]);
+    second.remove();
+    expect(vgTry(target, cg.path).out).toBe('ok');
+    expect(existsSync(PIN)).toBe(false);
   });
 });

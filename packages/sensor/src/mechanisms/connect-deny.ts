@@ -15,6 +15,7 @@ import { cgroupIdOfPid, requireCgroupV2Mount } from './cgroup.js';
 import { DecisionReader, readCounters, setExemptCgroups, type DecisionCounters, type EnforcementDecision } from './decision.js';
 import { EnforceError } from './errors.js';
 import { compileNetDenySet, type NetDenyRule } from './net-rules.js';
+import { pinMaps, removePins, replacePinnedLink } from './pinning.js';
 
 export interface ConnectDenyOptions {
   /** bpf/.output/sock_cgroup.bpf.o */
@@ -29,6 +30,12 @@ export interface ConnectDenyOptions {
   ringBytes?: number;
   onDecision?: (d: EnforcementDecision) => void;
   onError?: (err: unknown) => void;
+  /**
+   * bpffs directory (e.g. /sys/fs/bpf/vigil/enforce/connect) to pin the deny tries, the exempt map and the links
+   * in: connects stay denied after close() or the sensor's death, and the next start() reuses the deny set.
+   * Without it, close() detaches. One pin directory per attach cgroup.
+   */
+  pinDir?: string;
 }
 
 const ALL_HOOKS = ['connect4', 'connect6', 'sendmsg4', 'sendmsg6'] as const;
@@ -63,13 +70,18 @@ export class ConnectDeny implements Disposable {
   private startUp(): void {
     const { opts } = this;
     this.obj.map('vg_events').setMaxEntries(opts.ringBytes ?? 256 * 1024);
+    if (opts.pinDir) pinMaps(this.obj, opts.pinDir, ['vg_net_v4', 'vg_net_v6', 'vg_exempt_cg']);
     this.obj.load();
     setExemptCgroups(this.obj, this.exemptCgroupIds);
     this.reader = new DecisionReader(this.obj, opts.onDecision ?? (() => {}), opts.onError ?? (() => {}));
     this.reader.start();
     const fd = openSync(this.cgroup, constants.O_RDONLY | constants.O_DIRECTORY);
     try {
-      for (const hook of opts.hooks ?? ALL_HOOKS) this.links.push(this.obj.program(`vg_${hook}`).attachCgroup(fd));
+      for (const hook of opts.hooks ?? ALL_HOOKS) {
+        const link = this.obj.program(`vg_${hook}`).attachCgroup(fd);
+        this.links.push(link);
+        if (opts.pinDir) replacePinnedLink(link, opts.pinDir, `link_${hook}`);
+      }
     } finally {
       closeSync(fd);
     }
@@ -113,13 +125,19 @@ export class ConnectDeny implements Disposable {
     return this.reader?.drain() ?? 0;
   }
 
-  /** Detaches every program and frees the maps: connects are no longer checked. Idempotent. */
+  /** Closes this process's handles. Without pinDir that detaches; with it the pinned links stay armed. Idempotent. */
   close(): void {
     if (this.closed) return;
     this.closed = true;
-    for (const l of this.links.splice(0)) l.destroy();
+    for (const l of this.links.splice(0)) l.destroy(); // closes our fd: detaches unless pinned
     this.reader?.close();
     this.obj.close();
+  }
+
+  /** Detaches for good: closes, then removes the pins (the pinned links detach, the maps are freed). */
+  remove(): void {
+    this.close();
+    if (this.opts.pinDir) removePins(this.opts.pinDir);
   }
 
   [Symbol.dispose](): void {

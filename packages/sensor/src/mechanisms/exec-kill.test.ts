@@ -40,7 +40,11 @@ beforeAll(() => {
   chmodSync(denied, 0o755);
   chmodSync(allowed, 0o755);
 });
-afterAll(() => rmSync(dir, { recursive: true, force: true }));
+const PIN = `/sys/fs/bpf/vigil-test-${process.pid}-exec-kill`;
+afterAll(() => {
+  rmSync(dir, { recursive: true, force: true });
+  rmSync(PIN, { recursive: true, force: true });
+});
 
 describe('kernel dev_t encoding', () => {
   it("converts glibc's st_dev to MKDEV (major << 20 | minor)", () => {
@@ -124,5 +128,24 @@ describe('exec kill (tp_btf sched_process_exec + SIGKILL, real kernel)', () => {
     expect(vgTry(['exec', allowed], cg.path).signal).toBe('SIGKILL');
     ek.close();
     expect(vgTry(['exec', allowed], cg.path).status).toBe(0);
+  });
+
+  it('stays armed with no process when pinned; a restart reuses the deny set and replaces the link', () => {
+    if (missing()) return;
+    using cg = new TestCgroup();
+    const first = ExecKill.start({ objectPath: OBJECT, pinDir: PIN });
+    first.setDenySet([{ id: 1, path: denied }]);
+    first.close(); // as if the sensor exited: nothing of ours holds the program any more
+    expect(vgTry(['exec', denied], cg.path).signal).toBe('SIGKILL');
+
+    const second = ExecKill.start({ objectPath: OBJECT, pinDir: PIN });
+    expect(vgTry(['exec', denied], cg.path).signal).toBe('SIGKILL'); // the pinned deny set was reused
+    second.setDenySet([]);
+    expect(vgTry(['exec', denied], cg.path).status).toBe(0);
+    second.setDenySet([{ id: 1, path: denied }]);
+    second.remove();
+    // Neither the first link (replaced on restart) nor the second is left attached.
+    expect(vgTry(['exec', denied], cg.path).status).toBe(0);
+    expect(existsSync(PIN)).toBe(false);
   });
 });

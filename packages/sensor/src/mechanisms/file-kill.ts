@@ -7,6 +7,7 @@ import { cgroupIdOfPid } from './cgroup.js';
 import { DecisionReader, readCounters, setExemptCgroups, type DecisionCounters, type EnforcementDecision } from './decision.js';
 import { EnforceError } from './errors.js';
 import { compileFileDenySet, type FileDenyRule } from './file-rules.js';
+import { pinMaps, removePins, replacePinnedLink } from './pinning.js';
 
 export interface FileKillOptions {
   /** the built object (bpf/.output/exec_kill.bpf.o or open_kill.bpf.o) */
@@ -17,6 +18,12 @@ export interface FileKillOptions {
   ringBytes?: number;
   onDecision?: (d: EnforcementDecision) => void;
   onError?: (err: unknown) => void;
+  /**
+   * bpffs directory (e.g. /sys/fs/bpf/vigil/enforce/exec-kill) to pin the deny map, the exempt map and the link
+   * in: the mechanism then stays armed after close() or the sensor's death, and the next start() reuses the
+   * deny set. Without it, close() detaches.
+   */
+  pinDir?: string;
 }
 
 export abstract class FileKill implements Disposable {
@@ -39,11 +46,13 @@ export abstract class FileKill implements Disposable {
     const { opts } = this;
     try {
       this.obj.map('vg_events').setMaxEntries(opts.ringBytes ?? 256 * 1024);
+      if (opts.pinDir) pinMaps(this.obj, opts.pinDir, [this.names.map, 'vg_exempt_cg']);
       this.obj.load();
       setExemptCgroups(this.obj, this.exemptCgroupIds);
       this.reader = new DecisionReader(this.obj, opts.onDecision ?? (() => {}), opts.onError ?? (() => {}));
       this.reader.start();
       this.link = this.obj.program(this.names.program).attachTrace();
+      if (opts.pinDir) replacePinnedLink(this.link, opts.pinDir, 'link');
     } catch (err) {
       this.close();
       throw err;
@@ -79,13 +88,19 @@ export abstract class FileKill implements Disposable {
     return this.reader?.drain() ?? 0;
   }
 
-  /** Detaches: nothing is killed any more. Idempotent. */
+  /** Closes this process's handles. Without pinDir that detaches; with it the pinned link stays armed. Idempotent. */
   close(): void {
     if (this.closed) return;
     this.closed = true;
-    this.link?.destroy();
+    this.link?.destroy(); // closes our fd: detaches unless pinned (a pinned link stays armed)
     this.reader?.close();
     this.obj.close();
+  }
+
+  /** Detaches for good: closes, then removes the pins (the pinned link detaches, the maps are freed). */
+  remove(): void {
+    this.close();
+    if (this.opts.pinDir) removePins(this.opts.pinDir);
   }
 
   [Symbol.dispose](): void {
