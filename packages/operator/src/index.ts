@@ -1,2 +1,11 @@
 // Public API of @vigil/operator: explicit exports only.
-export {};
+export { Operator } from './operator.js';
+export type { OperatorOptions } from './operator.js';
+export { WorkQueue } from './work-queue.js';
+export type { WorkQueueOptions } from './work-queue.js';
+export { computeStatus, MAX_LISTED_FAILURES, mergeConditions, nextStatus, sameJson } from './conditions.js';
+export type { PolicyFacts } from './conditions.js';
+export { CompileCache, compilePlan } from './compile-and-publish/plan.js';
+export type { DesiredPolicy, KnownNode, NodeCompileFailure, Plan, PolicyPlanOutcome } from './compile-and-publish/plan.js';
+export { BundlePublisher, openBundlesBucket, PublishError } from './compile-and-publish/publisher.js';
+export type { PublishErrorCode, PublishStats } from './compile-and-publish/publisher.js';

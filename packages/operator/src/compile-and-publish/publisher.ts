@@ -62,6 +62,19 @@ export class BundlePublisher {
     this.loaded = true;
   }
 
+  /** Assignments as last written or read, per policy uid and node (what the nodes are told to run). */
+  assignmentsByPolicy(): Map<string, Map<string, Assignment>> {
+    const out = new Map<string, Map<string, Assignment>>();
+    for (const [k, s] of this.seen) {
+      const parsed = parseNodePolicyKey(k);
+      if (!parsed || parsed.kind !== 'assign') continue;
+      let m = out.get(parsed.policyUid);
+      if (!m) out.set(parsed.policyUid, (m = new Map()));
+      m.set(parsed.node, JSON.parse(s.value) as Assignment);
+    }
+    return out;
+  }
+
   /** Current assignment keys this publisher knows about (for tests and status). */
   assignmentKeys(): string[] {
     return [...this.seen.keys()].filter((k) => k.startsWith('assign.'));

@@ -1,0 +1,40 @@
+import { describe, expect, it } from '@jest/globals';
+import type { Ack } from '@vigil/sensor';
+import { MAX_LISTED_FAILURES, nextStatus, sameJson, type PolicyFacts } from './conditions.js';
+
+const ack = (node: string, result: Ack['result'], contentHash = 'h'): Ack => ({ node, policyUid: 'u', generation: 1, contentHash, result, reason: result === 'applied' ? '' : 'no', refusals: [], at: '' });
+const facts = (n: number, acks: Ack[]): PolicyFacts => ({
+  generation: 1,
+  mode: 'enforce',
+  issues: [],
+  targets: new Map(Array.from({ length: n }, (_, i) => [`n${i}`, { contentHash: 'h' }])),
+  acks: new Map(acks.map((a) => [a.node, a])),
+});
+const t0 = new Date('2026-11-23T10:00:00Z');
+const t1 = new Date('2026-11-23T11:00:00Z');
+
+describe('policy status', () => {
+  it('is Reconciling while nodes are pending, Ready when all applied; stale acks (old hash) count as pending', () => {
+    const s = nextStatus(undefined, facts(2, [ack('n0', 'applied'), ack('n1', 'applied', 'old')]), t0);
+    expect(s.conditions?.map((c) => [c.type, c.status, c.reason])).toEqual([
+      ['Ready', 'False', 'Progressing'],
+      ['Reconciling', 'True', 'Progressing'],
+      ['Stalled', 'False', 'Progressing'],
+      ['Degraded', 'False', 'Progressing'],
+    ]);
+    const r = nextStatus(s, facts(2, [ack('n0', 'applied'), ack('n1', 'applied')]), t1);
+    expect(r.nodes).toMatchObject({ desired: 2, applied: 2, failed: 0, summary: '2/2' });
+    const ready = r.conditions?.find((c) => c.type === 'Ready');
+    expect(ready).toMatchObject({ status: 'True', lastTransitionTime: '2026-11-23T11:00:00Z', observedGeneration: 1 });
+    // Stalled stayed False: its transition time is kept.
+    expect(r.conditions?.find((c) => c.type === 'Stalled')?.lastTransitionTime).toBe('2026-11-23T10:00:00Z');
+    expect(sameJson(nextStatus(r, facts(2, [ack('n0', 'applied'), ack('n1', 'applied')]), new Date()), r)).toBe(true);
+  });
+  it('bounds the failing list but counts every failure', () => {
+    const s = nextStatus(undefined, facts(30, Array.from({ length: 30 }, (_, i) => ack(`n${i}`, 'refused'))), t0);
+    expect(s.nodes?.failed).toBe(30);
+    expect(s.nodes?.failures).toHaveLength(MAX_LISTED_FAILURES);
+    expect(s.conditions?.find((c) => c.type === 'Degraded')?.status).toBe('True');
+    expect(s.conditions?.find((c) => c.type === 'Stalled')?.status).toBe('True');
+  });
+});

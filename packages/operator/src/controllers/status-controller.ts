@@ -1,0 +1,54 @@
+// Status: rolls compile results, assignments and sensor acks up into status.conditions / status.nodes, and writes
+// them through the status subresource only when they differ, with the object's resourceVersion as precondition
+// (a 409 means a newer object exists or another leader wrote: the work queue retries from the informer's copy).
+import type { CustomObjectsApi } from '@kubernetes/client-node';
+import type { Logger } from 'pino';
+import type { PolicyIssue } from '@vigil/policy-schema';
+import type { Ack, Assignment } from '@vigil/sensor';
+import { nextStatus, sameJson, type PolicyFacts } from '../conditions.js';
+import type { Plan } from '../compile-and-publish/plan.js';
+import { CLUSTER_PLURAL, GROUP, NAMESPACED_PLURAL, VERSION, type PolicyObject } from './policy-ref.js';
+
+export interface StatusInputs {
+  plan: Plan | undefined;
+  issues: ReadonlyMap<string, PolicyIssue[]>;
+  assignments(policyUid: string): ReadonlyMap<string, Assignment>;
+  acks(policyUid: string): ReadonlyMap<string, Ack> | undefined;
+}
+
+export class StatusController {
+  writes = 0;
+
+  constructor(
+    private readonly api: CustomObjectsApi,
+    private readonly log: Logger,
+    private readonly now: () => Date = () => new Date(),
+  ) {}
+
+  /** Returns true when a status was written. Throws on API errors (the queue retries). */
+  async reconcile(obj: PolicyObject, inputs: StatusInputs): Promise<boolean> {
+    const m = obj.metadata;
+    if (!m?.uid || !m.name || m.deletionTimestamp || !inputs.plan) return false;
+    const generation = m.generation ?? 1;
+    const outcome = inputs.plan.outcomes.get(m.uid);
+    if (!outcome || outcome.generation !== generation) return false; // not compiled yet: the publish pass requeues us
+    const issues = inputs.issues.get(m.uid) ?? [];
+    const targets: PolicyFacts['targets'] = new Map<string, { contentHash: string } | { compileFailure: { reason: string; message: string } }>([
+      ...[...inputs.assignments(m.uid)].map(([node, a]) => [node, { contentHash: a.contentHash }] as const),
+      ...outcome.failures.map((f) => [f.node, { compileFailure: { reason: f.reason, message: f.message } }] as const),
+    ]);
+    const spec = obj.spec as { options?: { name: string; value: string }[] } | undefined;
+    const mode = spec?.options?.find((o) => o.name === 'policy-mode')?.value === 'monitor' ? 'monitor' : 'enforce';
+    const facts: PolicyFacts = { generation, mode, issues, targets, acks: inputs.acks(m.uid) ?? new Map() };
+    const status = nextStatus(obj.status, facts, this.now());
+    if (sameJson(status, obj.status)) return false;
+    const body = { ...obj, status };
+    if (m.namespace)
+      await this.api.replaceNamespacedCustomObjectStatus({ group: GROUP, version: VERSION, plural: NAMESPACED_PLURAL, namespace: m.namespace, name: m.name, body });
+    else await this.api.replaceClusterCustomObjectStatus({ group: GROUP, version: VERSION, plural: CLUSTER_PLURAL, name: m.name, body });
+    this.writes++;
+    const ready = status.conditions?.find((c) => c.type === 'Ready');
+    this.log.info({ policy: m.name, namespace: m.namespace, generation, ready: ready?.status, reason: ready?.reason, nodes: status.nodes?.summary }, 'status written');
+    return true;
+  }
+}

@@ -1,0 +1,182 @@
+// The operator's composition root: informers (both policy kinds, Nodes), the sensors' NATS state, one work queue,
+// and the compile / publish / status controllers. Only the leader runs controllers (leader-election.ts); every
+// write is fenced anyway (KV revisions, resourceVersion preconditions).
+import { CoreV1Api, CustomObjectsApi, type KubeConfig, type KubernetesListObject, type V1Node } from '@kubernetes/client-node';
+import type { Logger } from 'pino';
+import { connect, type NatsConnection } from 'nats';
+import type { PolicyIssue } from '@vigil/policy-schema';
+import type { Announce } from '@vigil/sensor';
+import { openBundlesBucket, PublishError } from './compile-and-publish/publisher.js';
+import type { Plan } from './compile-and-publish/plan.js';
+import { CompileController } from './controllers/compile-controller.js';
+import { CLUSTER_PLURAL, GROUP, NAMESPACED_PLURAL, parseStatusKey, statusKey, VERSION, type PolicyObject } from './controllers/policy-ref.js';
+import { PublishController } from './controllers/publish-controller.js';
+import { StatusController } from './controllers/status-controller.js';
+import { startWatched, type Watched } from './kube/informer.js';
+import { SensorState } from './nats-state.js';
+import { WorkQueue } from './work-queue.js';
+
+export interface OperatorOptions {
+  kubeconfig: KubeConfig;
+  natsServers: string | string[];
+  logger: Logger;
+  /** Informer resync period (default 5 min). */
+  resyncMs?: number;
+  /** Give bundles only to announced nodes that also exist as Kubernetes Nodes (default true). */
+  requireNodeObject?: boolean;
+  /** Start as leader without election (tests, dev-cluster). Default true; leader election sets it false. */
+  leading?: boolean;
+  now?: () => Date;
+}
+
+const PUBLISH = 'publish';
+
+export class Operator {
+  private nc!: NatsConnection;
+  private readonly queue: WorkQueue;
+  private readonly compile = new CompileController();
+  private publish!: PublishController;
+  private readonly status: StatusController;
+  private sensors!: SensorState;
+  private clusterPolicies!: Watched<PolicyObject>;
+  private namespacedPolicies!: Watched<PolicyObject>;
+  private nodes!: Watched<V1Node>;
+  private plan: Plan | undefined;
+  private issues = new Map<string, PolicyIssue[]>();
+  private readonly keyOfUid = new Map<string, string>();
+  private readonly generationOfUid = new Map<string, number>();
+  private leading: boolean;
+  private readonly log: Logger;
+  publishes = 0;
+
+  private constructor(private readonly o: OperatorOptions) {
+    this.log = o.logger.child({ component: 'operator' });
+    this.leading = o.leading ?? true;
+    this.status = new StatusController(o.kubeconfig.makeApiClient(CustomObjectsApi), this.log.child({ controller: 'status' }), o.now);
+    this.queue = new WorkQueue((key) => this.handle(key), {
+      onError: (key, err, attempt) =>
+        this.log[err instanceof PublishError && err.code === 'FENCED' ? 'warn' : 'error']({ key, attempt, err }, 'reconcile failed; retrying'),
+    });
+  }
+
+  static async start(o: OperatorOptions): Promise<Operator> {
+    const op = new Operator(o);
+    await op.run();
+    return op;
+  }
+
+  private async run(): Promise<void> {
+    const o = this.o;
+    this.nc = await connect({ servers: o.natsServers, name: 'vigil-operator', maxReconnectAttempts: -1, reconnectTimeWait: 500 });
+    this.publish = new PublishController(await openBundlesBucket(this.nc), this.log);
+    this.sensors = new SensorState(
+      this.nc,
+      this.log,
+      () => this.queue.add(PUBLISH),
+      (uid) => {
+        const key = this.keyOfUid.get(uid);
+        if (key) this.queue.add(key);
+      },
+    );
+    await this.sensors.start();
+    const custom = o.kubeconfig.makeApiClient(CustomObjectsApi);
+    const core = o.kubeconfig.makeApiClient(CoreV1Api);
+    const onPolicy = (obj: PolicyObject, deleted: boolean): void => {
+      const key = statusKey(obj);
+      const uid = obj.metadata?.uid;
+      if (!uid) return;
+      // Status writes come back as updates: only a new generation (or add/delete) needs a compile and publish.
+      const generation = obj.metadata?.generation ?? 1;
+      const known = this.generationOfUid.get(uid);
+      if (deleted) {
+        this.keyOfUid.delete(uid);
+        this.generationOfUid.delete(uid);
+      } else {
+        this.keyOfUid.set(uid, key);
+        this.generationOfUid.set(uid, generation);
+      }
+      if (deleted || known !== generation || obj.metadata?.deletionTimestamp) this.queue.add(PUBLISH);
+      if (!deleted) this.queue.add(key);
+    };
+    const common = { kc: o.kubeconfig, log: this.log };
+    if (o.resyncMs !== undefined) Object.assign(common, { resyncMs: o.resyncMs });
+    this.clusterPolicies = startWatched<PolicyObject>({
+      ...common,
+      path: `/apis/${GROUP}/${VERSION}/${CLUSTER_PLURAL}`,
+      list: () => custom.listClusterCustomObject({ group: GROUP, version: VERSION, plural: CLUSTER_PLURAL }) as Promise<KubernetesListObject<PolicyObject>>,
+      onChange: onPolicy,
+    });
+    this.namespacedPolicies = startWatched<PolicyObject>({
+      ...common,
+      path: `/apis/${GROUP}/${VERSION}/${NAMESPACED_PLURAL}`,
+      list: () => custom.listCustomObjectForAllNamespaces({ group: GROUP, version: VERSION, resourcePlural: NAMESPACED_PLURAL }) as Promise<KubernetesListObject<PolicyObject>>,
+      onChange: onPolicy,
+    });
+    this.nodes = startWatched<V1Node>({ ...common, path: '/api/v1/nodes', list: () => core.listNode(), onChange: () => this.queue.add(PUBLISH) });
+    await Promise.all([this.clusterPolicies.synced, this.namespacedPolicies.synced, this.nodes.synced]);
+    this.queue.add(PUBLISH);
+  }
+
+  /** Resolves once no reconcile is queued, running or waiting for a retry. */
+  idle(): Promise<void> {
+    return this.queue.idle();
+  }
+
+  get isLeader(): boolean {
+    return this.leading;
+  }
+
+  /** Leader election flips this; gaining leadership re-reads the bucket and reconciles everything. */
+  setLeading(leading: boolean): void {
+    if (leading === this.leading) return;
+    this.leading = leading;
+    this.log.info({ leading }, leading ? 'became leader' : 'lost leadership; controllers paused');
+    if (leading) this.queue.add(PUBLISH);
+  }
+
+  stats(): { publishes: number; statusWrites: number; compiles: number; kv: { created: number; updated: number; deleted: number; unchanged: number } } {
+    return { publishes: this.publishes, statusWrites: this.status.writes, compiles: this.compile.compiles, kv: { ...this.publish.totals } };
+  }
+
+  async stop(): Promise<void> {
+    this.queue.stop();
+    this.sensors.stop();
+    await Promise.all([this.clusterPolicies.stop(), this.namespacedPolicies.stop(), this.nodes.stop()]);
+    await this.nc.close();
+  }
+
+  private policies(): readonly PolicyObject[] {
+    return [...this.clusterPolicies.list(), ...this.namespacedPolicies.list()];
+  }
+
+  private targetNodes(): Announce[] {
+    const all = [...this.sensors.announces.values()];
+    if (this.o.requireNodeObject === false) return all;
+    const names = new Set(this.nodes.list().map((n) => n.metadata?.name));
+    return all.filter((a) => names.has(a.node));
+  }
+
+  private async handle(key: string): Promise<void> {
+    if (!this.leading) return;
+    if (key === PUBLISH) {
+      const policies = this.policies();
+      const { plan, issues } = this.compile.compile(policies, this.targetNodes());
+      await this.publish.sync(plan);
+      this.plan = plan;
+      this.issues = issues;
+      this.publishes++;
+      for (const p of policies) this.queue.add(statusKey(p));
+      return;
+    }
+    const ref = parseStatusKey(key);
+    if (!ref) return;
+    const obj = ref.namespace === undefined ? this.clusterPolicies.get(ref.name) : this.namespacedPolicies.get(ref.name, ref.namespace);
+    if (!obj) return;
+    await this.status.reconcile(obj, {
+      plan: this.plan,
+      issues: this.issues,
+      assignments: (uid) => this.publish.assignments(uid),
+      acks: (uid) => this.sensors.acks.get(uid),
+    });
+  }
+}
