@@ -25,6 +25,7 @@ struct vg_enforce_abi_types {
 	enum vg_enforce_event_type type;
 	enum vg_enforce_mech mech;
 	enum vg_enforce_action action;
+	enum vg_net_flags net_flags;
 };
 struct vg_enforce_abi_types vg_enforce_abi_anchor SEC(".data.abi");
 

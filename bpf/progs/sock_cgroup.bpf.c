@@ -5,6 +5,10 @@
  * syscall fail with EPERM before any packet leaves. IPv4-mapped IPv6 destinations (::ffff:a.b.c.d) reach only
  * connect6/sendmsg6, so those are checked against the v4 trie. Attached on a cgroup they apply to its whole
  * subtree; tasks of exempt cgroups (the sensor's own) pass.
+ *
+ * A Sigkill action (VG_NET_KILL) cannot be carried out here (cgroup programs cannot send signals): the hook denies,
+ * records the calling thread in vg_conn_kill, and vg_conn_exit (tp_btf/sys_exit, attached only when some rule
+ * kills) sends SIGKILL when that thread leaves the connect/send syscall.
  */
 #include "enforce.h"
 #include <bpf/bpf_endian.h>
@@ -12,6 +16,8 @@
 #define VG_AF_INET 2
 #define VG_AF_INET6 10
 #define VG_NET_MAX 16384
+#define VG_SIGKILL 9
+#define VG_TS_COMPAT 0x0002
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
@@ -31,7 +37,18 @@ struct {
 	__type(value, struct vg_net_rule);
 } vg_net_v6 SEC(".maps");
 
-/* Returns the rule id + 1 of the first match of `rule` for (protocol, port), 0 when none matches. */
+/* Threads to kill at the exit of their connect/send syscall: pid_tgid → rule id. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 4096);
+	__type(key, __u64);
+	__type(value, __u32);
+} vg_conn_kill SEC(".maps");
+
+/*
+ * Returns the first match of `rule` for (protocol, port) as rule id + 1 in the low 32 bits and its flags in bits
+ * 32..39; 0 when none matches.
+ */
 static __always_inline __u64 vg_net_match(const struct vg_net_rule *rule, __u32 protocol, __u32 port)
 {
 	__u32 n = rule->count;
@@ -46,7 +63,7 @@ static __always_inline __u64 vg_net_match(const struct vg_net_rule *rule, __u32 
 			continue;
 		if (port < m->port_lo || port > m->port_hi)
 			continue;
-		return (__u64)m->rule_id + 1;
+		return ((__u64)m->flags << 32) | ((__u64)m->rule_id + 1);
 	}
 	return 0;
 }
@@ -63,7 +80,8 @@ static __always_inline int vg_sock_check(struct bpf_sock_addr *ctx, __u32 mech, 
 	__u32 protocol = ctx->protocol;
 	__u32 port = bpf_ntohs((__u16)ctx->user_port);
 	__u32 a[4] = {};
-	__u64 hit, cgid;
+	__u64 hit, cgid, id;
+	__u32 rule_id, action;
 
 	if (st)
 		__sync_fetch_and_add(&st->checked, 1);
@@ -103,7 +121,14 @@ static __always_inline int vg_sock_check(struct bpf_sock_addr *ctx, __u32 mech, 
 	}
 	if (st)
 		__sync_fetch_and_add(&st->denied, 1);
-	e = vg_enforce_reserve(mech, VG_ACTION_DENY, (__u32)(hit - 1), cgid);
+	rule_id = (__u32)hit - 1;
+	action = VG_ACTION_DENY;
+	if ((hit >> 32) & VG_NET_KILL) {
+		id = bpf_get_current_pid_tgid();
+		bpf_map_update_elem(&vg_conn_kill, &id, &rule_id, BPF_ANY);
+		action = VG_ACTION_DENY_KILL;
+	}
+	e = vg_enforce_reserve(mech, action, rule_id, cgid);
 	if (e) {
 		e->family = v4 ? VG_AF_INET : VG_AF_INET6;
 		e->protocol = protocol;
@@ -136,4 +161,28 @@ SEC("cgroup/sendmsg6")
 int vg_sendmsg6(struct bpf_sock_addr *ctx)
 {
 	return vg_sock_check(ctx, VG_MECH_SENDMSG6, 0);
+}
+
+/* connect, sendto, sendmsg, sendmmsg (x86_64); socketcall, connect, sendto, sendmsg, sendmmsg (ia32). */
+static __always_inline int vg_is_net_nr(long nr, int compat)
+{
+	if (compat)
+		return nr == 102 || nr == 362 || nr == 369 || nr == 370 || nr == 345;
+	return nr == 42 || nr == 44 || nr == 46 || nr == 307;
+}
+
+SEC("tp_btf/sys_exit")
+int BPF_PROG(vg_conn_exit, struct pt_regs *regs, long ret)
+{
+	struct task_struct *task = bpf_get_current_task_btf();
+	__u64 id;
+
+	if (!vg_is_net_nr(regs->orig_ax, task->thread_info.status & VG_TS_COMPAT))
+		return 0;
+	id = bpf_get_current_pid_tgid();
+	if (!bpf_map_lookup_elem(&vg_conn_kill, &id))
+		return 0;
+	bpf_map_delete_elem(&vg_conn_kill, &id);
+	bpf_send_signal(VG_SIGKILL);
+	return 0;
 }

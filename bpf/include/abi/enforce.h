@@ -30,6 +30,7 @@ enum vg_enforce_mech {
 enum vg_enforce_action {
 	VG_ACTION_DENY = 1, /* the operation failed with EPERM: it did not take effect */
 	VG_ACTION_KILL = 2, /* SIGKILL sent; for exec before the new image ran, for open after the fd existed */
+	VG_ACTION_DENY_KILL = 3, /* connect: EPERM, and SIGKILL at the exit of the syscall (cgroup programs cannot signal) */
 };
 
 /* Up to this many (protocol, port range) matches per CIDR entry of the connect deny tries. */
@@ -47,12 +48,17 @@ struct vg_net_key6 {
 	__u8 addr[16];
 };
 
+/* Flags of a connect match. */
+enum vg_net_flags {
+	VG_NET_KILL = 1 << 0, /* Sigkill action: deny, and kill the caller at the syscall's exit */
+};
+
 /* One (protocol, port range) of a CIDR: matches when protocol is 0 or equal and lo <= port <= hi. */
 struct vg_net_match {
 	__u16 port_lo; /* host byte order; 0..65535 with hi 65535 matches every port */
 	__u16 port_hi;
 	__u8 protocol; /* IPPROTO_TCP (6), IPPROTO_UDP (17), 0 = any */
-	__u8 _pad0;
+	__u8 flags; /* enum vg_net_flags */
 	__u16 _pad1;
 	__u32 rule_id; /* reported in the decision record */
 };

@@ -3,6 +3,7 @@
 // process under a rule. Exec modes replace the process on success (the test sees the new image's exit status).
 //   vg_try [--cgroup DIR] connect ADDR PORT     TCP connect (AF_INET or AF_INET6 by the address)
 //   vg_try [--cgroup DIR] sendto ADDR PORT      one unconnected UDP datagram
+//   vg_try [--cgroup DIR] tconnect ADDR PORT    TCP connect from a second thread
 //   vg_try [--cgroup DIR] open PATH             open O_RDONLY and read one byte
 //   vg_try [--cgroup DIR] openat2 PATH          the same through openat2(2)
 //   vg_try [--cgroup DIR] creat PATH            creat(2) (raw syscall), then write one byte
@@ -17,6 +18,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -54,6 +56,22 @@ static int addr_of(const char *host, int port, struct sockaddr_storage *ss, sock
 	exit(2);
 }
 
+struct tconnect {
+	struct sockaddr_storage ss;
+	socklen_t len;
+	int family;
+	int err;
+};
+
+static void *tconnect_main(void *arg)
+{
+	struct tconnect *t = arg;
+	int s = socket(t->family, SOCK_STREAM, 0);
+
+	t->err = s < 0 || connect(s, (struct sockaddr *)&t->ss, t->len) < 0 ? errno : 0;
+	return NULL;
+}
+
 int main(int argc, char **argv)
 {
 	int i = 1;
@@ -80,6 +98,19 @@ int main(int argc, char **argv)
 	const char *arg = argv[i + 1];
 	fflush(stdout);
 
+	if (!strcmp(mode, "tconnect")) {
+		struct tconnect t = {};
+		pthread_t th;
+
+		t.family = addr_of(arg, argc - i > 2 ? atoi(argv[i + 2]) : 0, &t.ss, &t.len);
+		pthread_create(&th, NULL, tconnect_main, &t);
+		pthread_join(th, NULL);
+		errno = t.err;
+		if (t.err)
+			return fail();
+		printf("ok\n");
+		return 0;
+	}
 	if (!strcmp(mode, "connect") || !strcmp(mode, "sendto")) {
 		struct sockaddr_storage ss;
 		socklen_t len;
@@ -152,7 +183,8 @@ int main(int argc, char **argv)
 			syscall(SYS_execveat, fd, "", args, environ, AT_EMPTY_PATH);
 			return fail();
 		}
-		snprintf(devfd, sizeof(devfd), "/dev/fd/%d", fd);
+		/* /dev/fd is a symlink to /proc/self/fd that minimal /dev trees (the kernel-matrix guests) lack */
+		snprintf(devfd, sizeof(devfd), access("/dev/fd", F_OK) == 0 ? "/dev/fd/%d" : "/proc/self/fd/%d", fd);
 		execv(devfd, args);
 		return fail();
 	}

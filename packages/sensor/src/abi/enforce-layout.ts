@@ -20,7 +20,9 @@ export const Mechanism = {
 } as const;
 export type MechanismValue = (typeof Mechanism)[keyof typeof Mechanism];
 
-export const Action = { DENY: 1, KILL: 2 } as const;
+export const Action = { DENY: 1, KILL: 2, DENY_KILL: 3 } as const;
+
+export const NetFlags = { KILL: 1 << 0 } as const;
 export type ActionValue = (typeof Action)[keyof typeof Action];
 
 export const enforceEnums: Record<string, Record<string, number>> = {
@@ -33,7 +35,8 @@ export const enforceEnums: Record<string, Record<string, number>> = {
     VG_MECH_EXEC_KILL: Mechanism.EXEC_KILL,
     VG_MECH_OPEN_KILL: Mechanism.OPEN_KILL,
   },
-  vg_enforce_action: { VG_ACTION_DENY: Action.DENY, VG_ACTION_KILL: Action.KILL },
+  vg_enforce_action: { VG_ACTION_DENY: Action.DENY, VG_ACTION_KILL: Action.KILL, VG_ACTION_DENY_KILL: Action.DENY_KILL },
+  vg_net_flags: { VG_NET_KILL: NetFlags.KILL },
 };
 
 export const NetKey4 = koffi.struct({ prefixlen: 'uint32_t', addr: koffi.array('uint8_t', 4) });
@@ -42,7 +45,7 @@ export const NetMatch = koffi.struct({
   port_lo: 'uint16_t',
   port_hi: 'uint16_t',
   protocol: 'uint8_t',
-  _pad0: 'uint8_t',
+  flags: 'uint8_t',
   _pad1: 'uint16_t',
   rule_id: 'uint32_t',
 });
@@ -89,7 +92,7 @@ function offsets<T extends string>(type: ReturnType<typeof koffi.struct>, fields
 }
 
 export const ENF_OFF = {
-  match: offsets(NetMatch, ['port_lo', 'port_hi', 'protocol', 'rule_id'] as const),
+  match: offsets(NetMatch, ['port_lo', 'port_hi', 'protocol', 'flags', 'rule_id'] as const),
   rule: offsets(NetRule, ['count', 'match'] as const),
   fileKey: offsets(FileKey, ['ino', 'dev'] as const),
   fileRule: offsets(FileRule, ['rule_id', 'flags'] as const),

@@ -5,7 +5,8 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { createServer, type Server, type AddressInfo } from 'node:net';
 import { connect } from 'node:net';
-import { existsSync, rmSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { skipMissing } from '../../../../tools/kernel-matrix/skip.js';
 import { ConnectDeny } from './connect-deny.js';
@@ -40,6 +41,10 @@ function inProcessConnect(host: string, p: number): Promise<string> {
 beforeAll(async () => {
   if (process.getuid?.() !== 0) throw new Error('these tests attach BPF programs: run them as root');
   for (const f of [OBJECT, VG_TRY]) if (!existsSync(f)) throw new Error(`${f} is missing: run make -C bpf`);
+  // The kernel-matrix guests boot with the loopback interface down: allowed connects would fail ENETUNREACH.
+  if (readFileSync('/sys/class/net/lo/operstate', 'utf8').trim() === 'down' || (parseInt(readFileSync('/sys/class/net/lo/flags', 'utf8'), 16) & 1) === 0) {
+    spawnSync('ip', ['link', 'set', 'lo', 'up']);
+  }
   server = createServer((s) => s.destroy());
   await new Promise<void>((resolve) => server.listen({ host: '::', port: 0 }, resolve));
   port = (server.address() as AddressInfo).port;
@@ -85,6 +90,29 @@ describe('connect deny (cgroup connect4/connect6/sendmsg4/sendmsg6, real kernel)
     expect(vgTry(['sendto', '127.0.1.5', String(port)], cg.path).out).toBe('ok'); // outside the /24
     expect(vgTry(['sendto', '127.0.0.77', String(port === 65535 ? 1 : port + 1)], cg.path).out).toBe('ok'); // other port
     expect(vgTry(['connect', '127.0.0.77', String(port)], cg.path).out).toBe('ok'); // TCP: the udp rule does not apply
+  });
+
+  it('denies a connect from a second thread, and a kill rule kills the caller at the syscall exit', () => {
+    if (missing()) return;
+    using cg = new TestCgroup();
+    const decisions: EnforcementDecision[] = [];
+    using cd = ConnectDeny.start({ objectPath: OBJECT, cgroup: cg.path, onDecision: (d) => decisions.push(d) });
+    cd.setDenySet([
+      { id: 1, cidr: '127.0.0.77' },
+      { id: 2, cidr: '127.0.0.78', action: 'kill' },
+    ]);
+    expect(vgTry(['tconnect', '127.0.0.77', String(port)], cg.path).out).toBe('EPERM');
+    const killed = vgTry(['connect', '127.0.0.78', String(port)], cg.path);
+    expect({ signal: killed.signal, out: killed.out }).toEqual({ signal: 'SIGKILL', out: '' }); // never returned to print
+    const killedT = vgTry(['tconnect', '::ffff:127.0.0.78', String(port)], cg.path);
+    expect(killedT.signal).toBe('SIGKILL');
+    expect(vgTry(['connect', '127.0.0.1', String(port)], cg.path).out).toBe('ok'); // the kill program spares others
+    cd.drain();
+    expect(decisions.map((d) => [d.mechanism, d.action, d.ruleId])).toEqual([
+      ['connect4', 'deny', 1],
+      ['connect4', 'deny_kill', 2],
+      ['connect6', 'deny_kill', 2],
+    ]);
   });
 
   it('applies deny-set updates to the next connect without reloading', () => {

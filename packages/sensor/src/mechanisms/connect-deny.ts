@@ -9,7 +9,8 @@
  *   cd.setDenySet([{ id: 7, cidr: '10.0.0.0/8', ports: [[443, 443]], protocol: 'tcp' }]);  // live, no reload
  *   cd.close();                                                                               // detaches
  */
-import { closeSync, constants, openSync } from 'node:fs';
+import { closeSync, constants, existsSync, openSync } from 'node:fs';
+import { join } from 'node:path';
 import { BpfObject, type BpfLink, type BpfMap } from '../libbpf/index.js';
 import { cgroupIdOfPid, requireCgroupV2Mount } from './cgroup.js';
 import { DecisionReader, readCounters, setExemptCgroups, type DecisionCounters, type EnforcementDecision } from './decision.js';
@@ -43,6 +44,7 @@ const ALL_HOOKS = ['connect4', 'connect6', 'sendmsg4', 'sendmsg6'] as const;
 export class ConnectDeny implements Disposable {
   private readonly obj: BpfObject;
   private readonly links: BpfLink[] = [];
+  private killLink: BpfLink | undefined;
   private reader: DecisionReader | undefined;
   private closed = false;
   /** cgroup the programs are attached on */
@@ -77,6 +79,12 @@ export class ConnectDeny implements Disposable {
     this.reader.start();
     const fd = openSync(this.cgroup, constants.O_RDONLY | constants.O_DIRECTORY);
     try {
+      if (opts.pinDir && existsSync(join(opts.pinDir, 'link_conn_exit'))) {
+        // An earlier sensor attached the kill program for a pinned deny set: keep that covered.
+        this.killLink = this.obj.program('vg_conn_exit').attachTrace();
+        this.links.push(this.killLink);
+        replacePinnedLink(this.killLink, opts.pinDir, 'link_conn_exit');
+      }
       for (const hook of opts.hooks ?? ALL_HOOKS) {
         const link = this.obj.program(`vg_${hook}`).attachCgroup(fd);
         this.links.push(link);
@@ -95,6 +103,12 @@ export class ConnectDeny implements Disposable {
   setDenySet(rules: readonly NetDenyRule[]): void {
     if (this.closed) throw new EnforceError('CLOSED', 'connect deny is closed');
     const entries = compileNetDenySet(rules);
+    if (!this.killLink && rules.some((r) => r.action === 'kill')) {
+      // Sigkill needs the sys_exit program (every syscall pays its filter: attach it only once a rule kills).
+      this.killLink = this.obj.program('vg_conn_exit').attachTrace();
+      this.links.push(this.killLink);
+      if (this.opts.pinDir) replacePinnedLink(this.killLink, this.opts.pinDir, 'link_conn_exit');
+    }
     for (const [family, map] of [
       [4, this.obj.map('vg_net_v4')],
       [6, this.obj.map('vg_net_v6')],

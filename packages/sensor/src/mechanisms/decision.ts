@@ -20,8 +20,8 @@ const MECH_NAMES: Record<number, MechanismName> = {
 
 export interface EnforcementDecision {
   mechanism: MechanismName;
-  /** deny: the operation failed with EPERM; kill: SIGKILL was sent */
-  action: 'deny' | 'kill';
+  /** deny: the operation failed with EPERM; kill: SIGKILL was sent; deny_kill: EPERM, then SIGKILL at syscall exit */
+  action: 'deny' | 'kill' | 'deny_kill';
   ruleId: number;
   pid: number;
   tid: number;
@@ -34,6 +34,8 @@ export interface EnforcementDecision {
   /** file decisions: the file by inode and kernel dev_t */
   file?: { ino: bigint; dev: number };
 }
+
+const ACTION_NAMES: Record<number, EnforcementDecision['action']> = { [Action.DENY]: 'deny', [Action.KILL]: 'kill', [Action.DENY_KILL]: 'deny_kill' };
 
 function ipString(bytes: Buffer, family: 4 | 6): string {
   return family === 4 ? [...bytes.subarray(0, 4)].join('.') : formatV6(bytes);
@@ -50,7 +52,7 @@ export function decodeDecision(view: RingView, offset: number, size: number): En
   const nul = commRaw.indexOf(0);
   const d: EnforcementDecision = {
     mechanism: mech,
-    action: dv.getUint32(offset + o.action, true) === Action.KILL ? 'kill' : 'deny',
+    action: ACTION_NAMES[dv.getUint32(offset + o.action, true)] ?? 'deny',
     ruleId: dv.getUint32(offset + o.rule_id, true),
     pid: dv.getUint32(offset + o.pid, true),
     tid: dv.getUint32(offset + o.tid, true),

@@ -41,6 +41,8 @@ describe('connect deny set compiler (pure)', () => {
       [80, 90, 17, 2],
     ]);
     expect(byKey.get('10000000' + 'c0a80000')).toEqual([[0, 65535, 0, 3]]);
+    const [k] = compileNetDenySet([{ id: 4, cidr: '10.0.0.1', action: 'kill' }]);
+    expect(k?.value.readUInt8(ENF_OFF.rule.match + ENF_OFF.match.flags)).toBe(1);
   });
 
   it('refuses bad rules and too many matches with a reason', () => {

@@ -3,7 +3,8 @@
  *
  *   vg_net_v4 key  = u32 prefixlen (host order, 0..32)  · u8 addr[4]  (network order, host bits zero)
  *   vg_net_v6 key  = u32 prefixlen (host order, 0..128) · u8 addr[16]
- *   value          = u32 count · u32 0 · count × { u16 port_lo · u16 port_hi · u8 protocol · u8 0 · u16 0 · u32 rule_id }
+ *   value          = u32 count · u32 0 · count × { u16 port_lo · u16 port_hi · u8 protocol · u8 flags · u16 0 · u32 rule_id }
+ *                    (flags: 1 = VG_NET_KILL, deny and SIGKILL the caller at the syscall's exit)
  *                    (then zeroes up to NET_MATCH_MAX entries)
  *
  * An LPM trie returns only the longest prefix that contains the destination, so each CIDR's value carries the
@@ -12,7 +13,7 @@
  * because connect6 judges mapped destinations by the v4 trie.
  */
 import { isIPv4, isIPv6 } from 'node:net';
-import { ENF_OFF, ENF_SIZE, NET_MATCH_MAX } from '../abi/enforce-layout.js';
+import { ENF_OFF, ENF_SIZE, NET_MATCH_MAX, NetFlags } from '../abi/enforce-layout.js';
 import { EnforceError } from './errors.js';
 
 export interface NetDenyRule {
@@ -24,6 +25,8 @@ export interface NetDenyRule {
   ports?: ReadonlyArray<readonly [number, number]>;
   /** absent: TCP and UDP */
   protocol?: 'tcp' | 'udp';
+  /** 'deny' (default): EPERM; 'kill': EPERM and SIGKILL at the exit of the connect/send syscall */
+  action?: 'deny' | 'kill';
 }
 
 export interface NetEntry {
@@ -131,7 +134,9 @@ export function compileNetDenySet(rules: readonly NetDenyRule[]): NetEntry[] {
   for (const p of parsed) keys.set(`${p.cidr.family}/${p.cidr.addr.toString('hex')}/${p.cidr.prefix}`, p.cidr);
   const out: NetEntry[] = [];
   for (const k of keys.values()) {
-    const matches = parsed.filter((p) => contains(p.cidr, k)).flatMap((p) => p.ports.map(([lo, hi]) => ({ lo, hi, proto: p.rule.protocol ? PROTO[p.rule.protocol] : 0, id: p.rule.id })));
+    const matches = parsed.filter((p) => contains(p.cidr, k)).flatMap((p) =>
+      p.ports.map(([lo, hi]) => ({ lo, hi, proto: p.rule.protocol ? PROTO[p.rule.protocol] : 0, flags: p.rule.action === 'kill' ? NetFlags.KILL : 0, id: p.rule.id })),
+    );
     if (matches.length > NET_MATCH_MAX) {
       throw new EnforceError(
         'LIMIT',
@@ -148,6 +153,7 @@ export function compileNetDenySet(rules: readonly NetDenyRule[]): NetEntry[] {
       value.writeUInt16LE(m.lo, at + ENF_OFF.match.port_lo);
       value.writeUInt16LE(m.hi, at + ENF_OFF.match.port_hi);
       value.writeUInt8(m.proto, at + ENF_OFF.match.protocol);
+      value.writeUInt8(m.flags, at + ENF_OFF.match.flags);
       value.writeUInt32LE(m.id, at + ENF_OFF.match.rule_id);
     });
     out.push({ family: k.family, key, value });
