@@ -8,11 +8,13 @@
 //   vg_try [--cgroup DIR] openat2 PATH          the same through openat2(2)
 //   vg_try [--cgroup DIR] creat PATH            creat(2) (raw syscall), then write one byte
 //   vg_try [--cgroup DIR] handle PATH [MNT]     name_to_handle_at + open_by_handle_at, then read one byte
+//   vg_try [--cgroup DIR] uring_open PATH       IORING_OP_OPENAT through a raw io_uring, then read one byte
 //   vg_try [--cgroup DIR] trunc PATH            open O_WRONLY|O_TRUNC, then write one byte
 //   vg_try [--cgroup DIR] openrel DIR NAME      chdir(DIR), then open NAME (a relative path) and read
 //   vg_try [--cgroup DIR] exec PATH             execv(PATH)
 //   vg_try [--cgroup DIR] execfd PATH           open(PATH) then execveat(fd, "", AT_EMPTY_PATH)
 //   vg_try [--cgroup DIR] execdevfd PATH        open(PATH) then execv("/dev/fd/N")
+//   vg_try [--cgroup DIR] memfd_exec PATH       copy PATH into a memfd, then execveat(memfd, "", AT_EMPTY_PATH)
 #define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <errno.h>
@@ -25,6 +27,8 @@
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <linux/openat2.h>
+#include <linux/io_uring.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 static int fail(void)
@@ -54,6 +58,39 @@ static int addr_of(const char *host, int port, struct sockaddr_storage *ss, sock
 	}
 	fprintf(stderr, "vg_try: bad address %s\n", host);
 	exit(2);
+}
+
+/* One IORING_OP_OPENAT through a raw io_uring (no liburing): returns the fd or -errno. */
+static int uring_open(const char *path)
+{
+	struct io_uring_params p = {};
+	int ring = syscall(SYS_io_uring_setup, 4, &p);
+
+	if (ring < 0)
+		return -errno;
+	size_t sq_len = p.sq_off.array + p.sq_entries * sizeof(__u32);
+	size_t cq_len = p.cq_off.cqes + p.cq_entries * sizeof(struct io_uring_cqe);
+	size_t len = sq_len > cq_len ? sq_len : cq_len;
+	char *sq = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, ring, IORING_OFF_SQ_RING);
+	char *cq = (p.features & IORING_FEAT_SINGLE_MMAP) ? sq : mmap(NULL, cq_len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, ring, IORING_OFF_CQ_RING);
+	struct io_uring_sqe *sqes = mmap(NULL, p.sq_entries * sizeof(*sqes), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, ring, IORING_OFF_SQES);
+
+	if (sq == MAP_FAILED || cq == MAP_FAILED || sqes == MAP_FAILED)
+		return -errno;
+	unsigned tail = *(unsigned *)(sq + p.sq_off.tail);
+	unsigned idx = tail & *(unsigned *)(sq + p.sq_off.ring_mask);
+	memset(&sqes[idx], 0, sizeof(sqes[idx]));
+	sqes[idx].opcode = IORING_OP_OPENAT;
+	sqes[idx].fd = AT_FDCWD;
+	sqes[idx].addr = (unsigned long)path;
+	sqes[idx].open_flags = O_RDONLY;
+	((unsigned *)(sq + p.sq_off.array))[idx] = idx;
+	__atomic_store_n((unsigned *)(sq + p.sq_off.tail), tail + 1, __ATOMIC_RELEASE);
+	if (syscall(SYS_io_uring_enter, ring, 1, 1, IORING_ENTER_GETEVENTS, NULL, 0) < 0)
+		return -errno;
+	unsigned head = __atomic_load_n((unsigned *)(cq + p.cq_off.head), __ATOMIC_ACQUIRE);
+	struct io_uring_cqe *cqe = (struct io_uring_cqe *)(cq + p.cq_off.cqes) + (head & *(unsigned *)(cq + p.cq_off.ring_mask));
+	return cqe->res;
 }
 
 struct tconnect {
@@ -125,11 +162,17 @@ int main(int argc, char **argv)
 		printf("ok\n");
 		return 0;
 	}
-	if (!strcmp(mode, "open") || !strcmp(mode, "openat2") || !strcmp(mode, "handle") || !strcmp(mode, "openrel")) {
+	if (!strcmp(mode, "open") || !strcmp(mode, "openat2") || !strcmp(mode, "uring_open") || !strcmp(mode, "handle") || !strcmp(mode, "openrel")) {
 		char c;
 		int fd;
 
-		if (!strcmp(mode, "openat2")) {
+		if (!strcmp(mode, "uring_open")) {
+			fd = uring_open(arg);
+			if (fd < 0) {
+				errno = -fd;
+				fd = -1;
+			}
+		} else if (!strcmp(mode, "openat2")) {
 			struct open_how how = { .flags = O_RDONLY };
 
 			fd = syscall(SYS_openat2, AT_FDCWD, arg, &how, sizeof(how));
@@ -171,6 +214,20 @@ int main(int argc, char **argv)
 	char *const args[] = { (char *)arg, NULL };
 	if (!strcmp(mode, "exec")) {
 		execv(arg, args);
+		return fail();
+	}
+	if (!strcmp(mode, "memfd_exec")) {
+		char buf[65536];
+		ssize_t n;
+		int in = open(arg, O_RDONLY), mfd = memfd_create("vg_try", MFD_CLOEXEC);
+
+		if (in < 0 || mfd < 0)
+			return fail();
+		while ((n = read(in, buf, sizeof(buf))) > 0)
+			if (write(mfd, buf, n) != n)
+				return fail();
+		close(in);
+		syscall(SYS_execveat, mfd, "", args, environ, AT_EMPTY_PATH);
 		return fail();
 	}
 	if (!strcmp(mode, "execfd") || !strcmp(mode, "execdevfd")) {

@@ -82,6 +82,17 @@ describe('open kill (tp_btf sys_exit + SIGKILL, real kernel)', () => {
     expect({ signal: r.signal, out: r.out }).toEqual({ signal: 'SIGKILL', out: '' });
   });
 
+  it('documented gap: an io_uring IORING_OP_OPENAT never passes sys_exit, so the opener reads and lives', () => {
+    if (missing()) return;
+    using cg = new TestCgroup();
+    using ok = OpenKill.start({ objectPath: OBJECT });
+    ok.setDenySet([{ id: 1, path: secret }]);
+    expect(vgTry(['open', secret], cg.path).signal).toBe('SIGKILL');
+    const r = vgTry(['uring_open', secret], cg.path);
+    if (r.out === 'ENOSYS' || r.out === 'EPERM') return; // io_uring disabled here (kernel.io_uring_disabled): no gap
+    expect({ signal: r.signal, out: r.out }).toEqual({ signal: null, out: 'ok' });
+  });
+
   it('documented gap: O_TRUNC and creat() have already truncated when the kill lands', () => {
     if (missing()) return;
     using cg = new TestCgroup();
