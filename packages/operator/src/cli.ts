@@ -4,6 +4,7 @@
 import { realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { runPolicyCommand, type CommandIo } from '@vigil/policy-schema';
+import { runOperatorCommand } from './cli/operator-command.js';
 
 export interface CliCommand {
   summary: string;
@@ -12,6 +13,7 @@ export interface CliCommand {
 
 export const COMMANDS: Readonly<Record<string, CliCommand>> = {
   policy: { summary: 'validate and compile TracingPolicy files', run: runPolicyCommand },
+  operator: { summary: 'run the operator (policies → bundles over NATS → status)', run: runOperatorCommand },
 };
 
 function help(): string {

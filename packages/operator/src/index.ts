@@ -9,3 +9,6 @@ export { CompileCache, compilePlan } from './compile-and-publish/plan.js';
 export type { DesiredPolicy, KnownNode, NodeCompileFailure, Plan, PolicyPlanOutcome } from './compile-and-publish/plan.js';
 export { BundlePublisher, openBundlesBucket, PublishError } from './compile-and-publish/publisher.js';
 export type { PublishErrorCode, PublishStats } from './compile-and-publish/publisher.js';
+export { LeaderElector } from './leader-election.js';
+export type { LeaderElectionOptions } from './leader-election.js';
+export { OPERATOR_HELP, runOperatorCommand } from './cli/operator-command.js';

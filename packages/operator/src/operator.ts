@@ -24,8 +24,11 @@ export interface OperatorOptions {
   resyncMs?: number;
   /** Give bundles only to announced nodes that also exist as Kubernetes Nodes (default true). */
   requireNodeObject?: boolean;
-  /** Start as leader without election (tests, dev-cluster). Default true; leader election sets it false. */
-  leading?: boolean;
+  /**
+   * Whether this replica may act now (LeaderElector.isLeader). Absent: always (a single replica, tests,
+   * dev-cluster). Checked before every reconcile; call leadershipChanged() when it flips.
+   */
+  isLeader?: () => boolean;
   now?: () => Date;
 }
 
@@ -35,7 +38,7 @@ export class Operator {
   private nc!: NatsConnection;
   private readonly queue: WorkQueue;
   private readonly compile = new CompileController();
-  private publish!: PublishController;
+  private publish: PublishController | undefined;
   private readonly status: StatusController;
   private sensors!: SensorState;
   private clusterPolicies!: Watched<PolicyObject>;
@@ -45,13 +48,11 @@ export class Operator {
   private issues = new Map<string, PolicyIssue[]>();
   private readonly keyOfUid = new Map<string, string>();
   private readonly generationOfUid = new Map<string, number>();
-  private leading: boolean;
   private readonly log: Logger;
   publishes = 0;
 
   private constructor(private readonly o: OperatorOptions) {
     this.log = o.logger.child({ component: 'operator' });
-    this.leading = o.leading ?? true;
     this.status = new StatusController(o.kubeconfig.makeApiClient(CustomObjectsApi), this.log.child({ controller: 'status' }), o.now);
     this.queue = new WorkQueue((key) => this.handle(key), {
       onError: (key, err, attempt) =>
@@ -123,19 +124,20 @@ export class Operator {
   }
 
   get isLeader(): boolean {
-    return this.leading;
+    return this.o.isLeader?.() ?? true;
   }
 
-  /** Leader election flips this; gaining leadership re-reads the bucket and reconciles everything. */
-  setLeading(leading: boolean): void {
-    if (leading === this.leading) return;
-    this.leading = leading;
-    this.log.info({ leading }, leading ? 'became leader' : 'lost leadership; controllers paused');
-    if (leading) this.queue.add(PUBLISH);
+  /** Gaining leadership re-reads the bucket (another leader wrote it) and reconciles everything. */
+  leadershipChanged(leading: boolean): void {
+    this.log.info({ leading }, leading ? 'leading: controllers run' : 'not leading: controllers paused');
+    if (!leading || !this.publish) return;
+    this.publish.reset();
+    this.queue.add(PUBLISH);
+    for (const p of this.policies()) this.queue.add(statusKey(p));
   }
 
   stats(): { publishes: number; statusWrites: number; compiles: number; kv: { created: number; updated: number; deleted: number; unchanged: number } } {
-    return { publishes: this.publishes, statusWrites: this.status.writes, compiles: this.compile.compiles, kv: { ...this.publish.totals } };
+    return { publishes: this.publishes, statusWrites: this.status.writes, compiles: this.compile.compiles, kv: { ...(this.publish?.totals ?? { created: 0, updated: 0, deleted: 0, unchanged: 0 }) } };
   }
 
   async stop(): Promise<void> {
@@ -157,10 +159,11 @@ export class Operator {
   }
 
   private async handle(key: string): Promise<void> {
-    if (!this.leading) return;
+    if (!this.isLeader) return;
     if (key === PUBLISH) {
       const policies = this.policies();
       const { plan, issues } = this.compile.compile(policies, this.targetNodes());
+      if (!this.publish) return;
       await this.publish.sync(plan);
       this.plan = plan;
       this.issues = issues;
@@ -175,7 +178,7 @@ export class Operator {
     await this.status.reconcile(obj, {
       plan: this.plan,
       issues: this.issues,
-      assignments: (uid) => this.publish.assignments(uid),
+      assignments: (uid) => this.publish?.assignments(uid) ?? new Map(),
       acks: (uid) => this.sensors.acks.get(uid),
     });
   }

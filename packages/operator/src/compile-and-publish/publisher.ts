@@ -55,6 +55,11 @@ export class BundlePublisher {
     private readonly log: Logger,
   ) {}
 
+  /** The next publish re-reads the bucket first. */
+  reset(): void {
+    this.loaded = false;
+  }
+
   /** Re-reads the whole bucket (start, and after a fencing conflict). */
   async load(): Promise<void> {
     this.seen.clear();

@@ -14,6 +14,11 @@ export class PublishController {
     this.publisher = new BundlePublisher(kv, log.child({ controller: 'publish' }));
   }
 
+  /** Forget the mirrored bucket: the next sync re-reads it (after gaining leadership). */
+  reset(): void {
+    this.publisher.reset();
+  }
+
   async sync(plan: Plan): Promise<PublishStats> {
     const stats = await this.publisher.publish(plan);
     this.totals.created += stats.created;
