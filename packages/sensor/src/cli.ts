@@ -33,6 +33,9 @@ Options:
   --bpffs-root DIR            where Vigil pins its maps: a directory it creates inside a mounted bpffs
                               (default: /sys/fs/bpf/vigil)
   --stats-interval S          log counters every S seconds, 0 to disable (default: 60)
+  --nats URL                  join a cluster: announce this node, receive policy bundles, ack them (bundles are
+                              refused until the enforcement engine is in this build)
+  --state-dir DIR             where the last applied bundles are kept (default: /var/lib/vigil/sensor)
   -h, --help                  show this help
 
 Logs are JSON (pino) on stderr; set VIGIL_LOG_LEVEL=debug for more.
@@ -74,6 +77,8 @@ function parseRun(argv: string[]): RunOptions | 'help' {
       'bpf-objects': { type: 'string' },
       'bpffs-root': { type: 'string' },
       'stats-interval': { type: 'string' },
+      nats: { type: 'string' },
+      'state-dir': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
     strict: true,
@@ -97,6 +102,8 @@ function parseRun(argv: string[]): RunOptions | 'help' {
     objectsDir: values['bpf-objects'] ?? o.objectsDir,
     pinRoot: values['bpffs-root'] ?? o.pinRoot,
     statsIntervalMs: intOption('stats-interval', values['stats-interval'], 60, 0) * 1000,
+    ...(values.nats ? { nats: values.nats } : {}),
+    ...(values['state-dir'] ? { stateDir: values['state-dir'] } : {}),
   };
 }
 

@@ -15,6 +15,7 @@ import { RotatingFileSink, StreamSink, type LineSink } from './export/writer.js'
 import { readPolicyDir } from './policy/policy-dir.js';
 import { preflight } from './preflight.js';
 import { ProcessLifecycleSensor, type LifecycleStats } from './sensors/process-lifecycle.js';
+import { startTransport } from './transport/wire.js';
 
 export const DEFAULT_OBJECTS_DIR = fileURLToPath(new URL('../../../bpf/.output/', import.meta.url));
 export const DEFAULT_PIN_ROOT = '/sys/fs/bpf/vigil';
@@ -34,6 +35,10 @@ export interface RunOptions {
   logger?: Logger;
   /** where event lines go when no export file is set */
   stdout?: NodeJS.WritableStream;
+  /** NATS URL(s): join the cluster (announce, receive bundles, ack); see transport/wire.ts. */
+  nats?: string;
+  /** Where the last applied bundles are kept (with nats). */
+  stateDir?: string;
 }
 
 export function defaultRunOptions(): RunOptions {
@@ -107,6 +112,12 @@ export function startSensor(o: RunOptions): RunningSensor {
       'sensor stats',
     );
   };
+  const transport = o.nats
+    ? startTransport({ natsUrl: o.nats, nodeName: o.nodeName, objectsDir: o.objectsDir, stateDir: o.stateDir ?? '/var/lib/vigil/sensor', logger }).catch((err: unknown) => {
+        logger.error({ err }, 'NATS transport did not start');
+        return undefined;
+      })
+    : undefined;
   const timer = o.statsIntervalMs > 0 ? setInterval(logStats, o.statsIntervalMs) : undefined;
   timer?.unref();
   let stopped = false;
@@ -117,6 +128,7 @@ export function startSensor(o: RunOptions): RunningSensor {
       if (stopped) return;
       stopped = true;
       if (timer) clearInterval(timer);
+      void transport?.then((t) => t?.stop());
       lifecycle.drain();
       logStats();
       lifecycle.close();
