@@ -1,0 +1,185 @@
+/**
+ * The enforcement engine for kernels without BPF LSM, kprobes or trampolines: a BundleApplier that plans each
+ * policy's hooks onto the fallback mechanisms (plan.ts) and keeps one instance of each mechanism unit for the
+ * whole node, whose deny set is the union of every applied policy's rules.
+ *
+ * Atomic per policy: a bundle is planned first; if any hook the compiler assigned to a mechanism cannot be
+ * enforced, nothing of it is applied and the previous version of the policy keeps enforcing. Unit deny sets are
+ * replaced whole (units write new entries before deleting stale ones), and a failed update is rolled back.
+ * Units start on first use and are pinned under `pinRoot/enforce/…`, so kills and connect denials stay armed while
+ * the sensor is down (fanotify cannot: the kernel allows everything once its group closes).
+ */
+import { statSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Bundle } from '@vigil/policy-schema';
+import {
+  ConnectDeny,
+  ExecKill,
+  FanotifyGuard,
+  OpenKill,
+  type EnforcementDecision,
+  type FanotifyDecision,
+  type NetDenyRule,
+} from '../mechanisms/index.js';
+import type { ApplyOutcome, BundleApplier } from '../transport/applier.js';
+import { planFallbackEnforcement, type EnforcementPlan, type HookPlan } from './plan.js';
+
+/** One enforcement decision, attributed to the policy and hook that asked for it. */
+export interface AttributedDecision {
+  policyName: string;
+  hook: string;
+  mechanism: string;
+  action: 'deny' | 'kill' | 'deny_kill';
+  pid: number;
+  tid: number;
+  detail: string;
+}
+
+export interface FallbackEngineOptions {
+  /** directory of the built .bpf.o files */
+  objectsDir: string;
+  /** bpffs root for Vigil's pins (e.g. /sys/fs/bpf/vigil); units pin under <pinRoot>/enforce */
+  pinRoot: string;
+  onDecision?: (d: AttributedDecision) => void;
+  onError?: (err: unknown) => void;
+}
+
+interface Applied {
+  plan: EnforcementPlan;
+  firstRuleId: number;
+}
+
+const RULE_ID_STRIDE = 1 << 16;
+
+export class FallbackEnforcementEngine implements BundleApplier {
+  private readonly applied = new Map<string, Applied>();
+  private connect: ConnectDeny | undefined;
+  private execKill: ExecKill | undefined;
+  private openKill: OpenKill | undefined;
+  private fanotify: FanotifyGuard | undefined;
+  private nextBase = 1;
+  /** userspace `dev:ino` of each fanotify-protected file → the policy that protects it */
+  private openOwners = new Map<string, string>();
+
+  constructor(private readonly opts: FallbackEngineOptions) {}
+
+  /** Per-hook outcome of the policy's currently applied bundle (for status and `vigil-sensor status`). */
+  report(policyUid: string): readonly HookPlan[] {
+    return this.applied.get(policyUid)?.plan.hooks ?? [];
+  }
+
+  async apply(bundle: Bundle): Promise<ApplyOutcome> {
+    const uid = bundle.version.policyUid;
+    const firstRuleId = this.applied.get(uid)?.firstRuleId ?? this.allocateRuleIds();
+    let plan: EnforcementPlan;
+    try {
+      plan = planFallbackEnforcement(bundle, firstRuleId);
+    } catch (err) {
+      return { result: 'failed', reason: `bundle could not be read: ${(err as Error).message}` };
+    }
+    const refused = plan.hooks.filter((h) => h.status === 'refused');
+    if (refused.length > 0) {
+      return { result: 'refused', reason: refused.map((h) => `${h.path} (${h.hook}): ${h.reason}`).join('; ') };
+    }
+    const previous = this.applied.get(uid);
+    this.applied.set(uid, { plan, firstRuleId });
+    try {
+      await this.sync();
+    } catch (err) {
+      if (previous) this.applied.set(uid, previous);
+      else this.applied.delete(uid);
+      await this.sync().catch((e: unknown) => this.opts.onError?.(e));
+      return { result: 'failed', reason: `applying the deny sets failed: ${(err as Error).message}` };
+    }
+    return { result: 'applied', reason: '' };
+  }
+
+  async remove(policyUid: string): Promise<void> {
+    if (!this.applied.delete(policyUid)) return;
+    await this.sync();
+  }
+
+  /** Stops every unit this engine started. Pinned kill and connect units stay armed in the kernel. */
+  async close(): Promise<void> {
+    this.connect?.close();
+    this.execKill?.close();
+    this.openKill?.close();
+    await this.fanotify?.close();
+    this.connect = this.execKill = this.openKill = this.fanotify = undefined;
+  }
+
+  /** Detaches and unpins every unit (uninstall). */
+  async uninstall(): Promise<void> {
+    this.applied.clear();
+    this.connect?.remove();
+    this.execKill?.remove();
+    this.openKill?.remove();
+    await this.fanotify?.close();
+    this.connect = this.execKill = this.openKill = this.fanotify = undefined;
+  }
+
+  private allocateRuleIds(): number {
+    const base = this.nextBase;
+    this.nextBase += RULE_ID_STRIDE;
+    return base;
+  }
+
+  private owner(ruleId: number): { plan: EnforcementPlan } | undefined {
+    for (const a of this.applied.values()) if (ruleId >= a.firstRuleId && ruleId < a.firstRuleId + RULE_ID_STRIDE) return a;
+    return undefined;
+  }
+
+  private decision(mechanism: string, hook: string, d: EnforcementDecision): void {
+    const owner = this.owner(d.ruleId);
+    const detail = d.net ? `${d.net.address}:${d.net.port}` : d.file ? `inode ${d.file.ino} dev ${d.file.dev}` : '';
+    this.opts.onDecision?.({ policyName: owner?.plan.policyName ?? '(removed policy)', hook, mechanism, action: d.action, pid: d.pid, tid: d.tid, detail });
+  }
+
+  private pinDir(unit: string): string {
+    return join(this.opts.pinRoot, 'enforce', unit);
+  }
+
+  /** Makes every unit's deny set the union of the applied plans, starting units on first use. */
+  private async sync(): Promise<void> {
+    const plans = [...this.applied.values()].map((a) => a.plan);
+    const connect: NetDenyRule[] = plans.flatMap((p) => p.connect);
+    const fileRules = (p: EnforcementPlan, paths: readonly string[]) => {
+      const base = this.applied.get(p.policyUid)?.firstRuleId ?? 0;
+      return paths.map((path, i) => ({ id: base + i, path }));
+    };
+    const exec = plans.flatMap((p) => fileRules(p, p.execPaths));
+    const open = plans.flatMap((p) => fileRules(p, p.openPaths));
+    this.openOwners = new Map();
+    for (const p of plans) {
+      for (const path of p.openPaths) {
+        try {
+          const st = statSync(path, { bigint: true });
+          this.openOwners.set(`${st.dev}:${st.ino}`, p.policyName);
+        } catch {
+          /* a missing file cannot be opened either; fanotify reports the error when marking */
+        }
+      }
+    }
+    const { objectsDir } = this.opts;
+    if (connect.length > 0 || this.connect) {
+      this.connect ??= ConnectDeny.start({ objectPath: join(objectsDir, 'sock_cgroup.bpf.o'), pinDir: this.pinDir('connect'), onDecision: (d) => this.decision('cgroup_sock', 'socket_connect', d), onError: this.opts.onError });
+      this.connect.setDenySet(connect);
+    }
+    if (exec.length > 0 || this.execKill) {
+      this.execKill ??= ExecKill.start({ objectPath: join(objectsDir, 'exec_kill.bpf.o'), pinDir: this.pinDir('exec-kill'), onDecision: (d) => this.decision('tp_btf', 'bprm_check_security', d), onError: this.opts.onError });
+      this.execKill.setDenySet(exec);
+    }
+    if (open.length > 0 || this.openKill) {
+      this.openKill ??= OpenKill.start({ objectPath: join(objectsDir, 'open_kill.bpf.o'), pinDir: this.pinDir('open-kill'), onDecision: (d) => this.decision('tp_btf', 'file_open', d), onError: this.opts.onError });
+      this.openKill.setDenySet(open);
+    }
+    if (open.length > 0 || this.fanotify) {
+      this.fanotify ??= await FanotifyGuard.start({ onDeny: (d: FanotifyDecision) => this.fanotifyDecision(d), onFatal: (m) => this.opts.onError?.(new Error(m)) });
+      await this.fanotify.setDenySet(open.map((o) => ({ path: o.path })));
+    }
+  }
+
+  private fanotifyDecision(d: FanotifyDecision): void {
+    this.opts.onDecision?.({ policyName: this.openOwners.get(`${d.dev}:${d.ino}`) ?? '(removed policy)', hook: d.kind === 'exec' ? 'bprm_check_security' : 'file_open', mechanism: 'fanotify', action: 'deny', pid: d.pid, tid: d.pid, detail: `inode ${d.ino} dev ${d.dev}` });
+  }
+}
