@@ -8,6 +8,11 @@ export class CompactFormatter implements EventFormatter {
     const args = formatArguments(p.args);
     const cmd = args ? `${p.binary} ${args}` : p.binary;
     if (ev.type === 'process_exec') return `🚀 process ${cmd}`;
+    if (ev.type === 'enforcement') {
+      const what = ev.action === 'deny' ? 'EPERM' : 'SIGKILL';
+      const icon = ev.action === 'deny' ? '🔒 deny   ' : '💥 kill   ';
+      return `${icon} ${p.binary || `pid ${p.pid}`} ${ev.functionName}${ev.detail ? ` ${ev.detail}` : ''} ${what} (${ev.mechanism}, policy ${ev.policyName})`;
+    }
     const outcome = ev.signal ? signalName(ev.signal) : String(ev.status);
     return `💥 exit    ${cmd} ${outcome}`;
   }

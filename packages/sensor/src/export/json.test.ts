@@ -61,6 +61,23 @@ describe('Tetragon-compatible JSON', () => {
   });
 });
 
+describe('enforcement events', () => {
+  const ev: SensorEvent = {
+    type: 'enforcement', timeNs: clock.wallNs(2_600_000_000n), process: child, parent, eventKind: 'process_lsm', functionName: 'file_open',
+    policyName: 'protect-secret', action: 'deny', mechanism: 'fanotify', detail: 'inode 12 dev 2049',
+  };
+  it('JSON carries Tetragon\'s process_lsm fields plus the mechanism', () => {
+    const j = JSON.parse(new TetragonJsonFormatter('node-1', clock).format(ev));
+    expect(j.process_lsm).toMatchObject({ function_name: 'file_open', policy_name: 'protect-secret', action: 'KPROBE_ACTION_OVERRIDE', mechanism: 'fanotify', target: 'inode 12 dev 2049' });
+    expect(j.process_lsm.process.binary).toBe('/usr/bin/echo');
+    expect(j.process_lsm.parent.binary).toBe('/usr/bin/dash');
+  });
+  it('compact says what happened and how', () => {
+    expect(new CompactFormatter().format(ev)).toBe('🔒 deny    /usr/bin/echo file_open inode 12 dev 2049 EPERM (fanotify, policy protect-secret)');
+    expect(new CompactFormatter().format({ ...ev, action: 'kill', functionName: 'bprm_check_security', detail: '' } as SensorEvent)).toBe('💥 kill    /usr/bin/echo bprm_check_security SIGKILL (fanotify, policy protect-secret)');
+  });
+});
+
 describe('compact format', () => {
   const f = new CompactFormatter();
   it('prints exec and exit lines', () => {

@@ -96,6 +96,13 @@ export class TetragonJsonFormatter implements EventFormatter {
     const time = rfc3339(ev.timeNs);
     let body = `{"process":${this.fragment(ev.process)}`;
     if (ev.parent) body += `,"parent":${this.fragment(ev.parent)}`;
+    if (ev.type === 'enforcement') {
+      // Tetragon's action names; `mechanism` (and `target`) are Vigil's additions: how the node enforced it.
+      const action = ev.action === 'deny' ? 'KPROBE_ACTION_OVERRIDE' : 'KPROBE_ACTION_SIGKILL';
+      body += `,"function_name":${JSON.stringify(ev.functionName)},"policy_name":${JSON.stringify(ev.policyName)},"action":"${action}","mechanism":${JSON.stringify(ev.mechanism)}`;
+      if (ev.detail) body += `,"target":${JSON.stringify(ev.detail)}`;
+      return `{"${ev.eventKind}":${body}},"node_name":${this.nodeJson},"time":"${time}"}`;
+    }
     if (ev.ancestors && ev.ancestors.length > 0) body += `,"ancestors":[${ev.ancestors.map((a) => this.fragment(a)).join(',')}]`;
     if (ev.type === 'process_exit') {
       if (ev.signal) body += `,"signal":"${signalName(ev.signal)}"`;
