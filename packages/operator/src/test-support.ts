@@ -1,27 +1,18 @@
 // Shared by the operator's tests and benchmarks: the CRDs, a valid policy and a running system (API server, NATS,
 // operator, sensors with recording appliers). Not exported from the package.
-import { readFileSync } from 'node:fs';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { CoreV1Api, CustomObjectsApi, KubeConfig } from '@kubernetes/client-node';
 import { pino, type Logger } from 'pino';
-import { parseAllDocuments } from 'yaml';
 import { fullNodeProfile } from '@vigil/policy-schema';
 import { BundleAgent, RecordingApplier, type BundleApplier } from '@vigil/sensor';
 import { startNatsServer, startTestApiServer, type NatsServer, type TestApiServer } from '@vigil/testing';
+import { loadCrds } from './dev/crds.js';
 import { Operator, type OperatorOptions } from './operator.js';
 import type { PolicyObject } from './controllers/policy-ref.js';
 
-const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
-
-export function loadCrds(): Record<string, unknown>[] {
-  const out: Record<string, unknown>[] = [];
-  for (const f of ['vigil.dev_tracingpolicies.yaml', 'vigil.dev_tracingpoliciesnamespaced.yaml'])
-    for (const d of parseAllDocuments(readFileSync(join(ROOT, 'crds', f), 'utf8'))) out.push(d.toJS() as Record<string, unknown>);
-  return out;
-}
+export { loadCrds };
 
 export function policyBody(name: string, port: number, extra: { mode?: 'monitor'; argIndex?: number } = {}): PolicyObject {
   const spec: Record<string, unknown> = {
