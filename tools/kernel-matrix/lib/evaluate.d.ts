@@ -9,6 +9,7 @@ export interface SuiteOutcome {
   status: number | null;
   signal?: string | null;
   timedOut: boolean;
+  hungAfterResults?: boolean;
   expectJest?: boolean;
   jest: { testResults: JestFileResult[] } | null;
   skips: SkipRecord[];

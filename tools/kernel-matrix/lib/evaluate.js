@@ -44,6 +44,7 @@ export function evaluate(legs) {
     for (const [suite, s] of Object.entries(leg.suites)) {
       if (!s.ran) { problems.push(`${k}: suite ${suite} did not run`); continue; }
       if (s.timedOut) problems.push(`${k}: suite ${suite} timed out`);
+      if (s.hungAfterResults) problems.push(`${k}: suite ${suite} did not exit after its tests finished (open handles) and was killed`);
       let failed = 0;
       const skips = new Map(s.skips.map((r) => [r.test, r]));
       const seen = new Set();
@@ -72,7 +73,7 @@ export function evaluate(legs) {
       for (const name of skips.keys()) {
         if (!seen.has(name)) problems.push(`${k}: suite ${suite}: skip record for unknown test ${JSON.stringify(name)}`);
       }
-      if (s.status !== 0 && failed === 0 && !s.timedOut) {
+      if (s.status !== 0 && failed === 0 && !s.timedOut && !s.hungAfterResults) {
         problems.push(`${k}: suite ${suite} exited ${s.status ?? s.signal} without a failed test (${s.jest ? 'jest error' : 'no jest results'})`);
       }
       if (s.jest === null && s.expectJest) problems.push(`${k}: suite ${suite} wrote no jest results`);

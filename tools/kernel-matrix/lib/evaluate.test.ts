@@ -65,7 +65,9 @@ describe('kernel matrix rules', () => {
     dead.suites.s.ran = false;
     const erroring = leg('g3', { lsm: yes }, {});
     erroring.suites.s.status = 1;
-    const r = evaluate([bad, dead, erroring]);
+    const hung = leg('g4', { lsm: yes }, { c: 'passed' });
+    Object.assign(hung.suites.s, { status: null, signal: 'SIGKILL', hungAfterResults: true });
+    const r = evaluate([bad, dead, erroring, hung]);
     expect(r.problems).toEqual(expect.arrayContaining([
       'g1: s › a failed',
       'g1: s › b skipped for capability "warp-drive", which no probe reports',
@@ -73,7 +75,9 @@ describe('kernel matrix rules', () => {
       'g2: the capability probe reported nothing',
       'g2: suite s did not run',
       'g3: suite s exited 1 without a failed test (jest error)',
+      'g4: suite s did not exit after its tests finished (open handles) and was killed',
     ]));
+    expect(r.problems.filter((p) => p.startsWith('g4'))).toHaveLength(1);
     expect(formatReport(r)).toContain('**FAIL**');
   });
 

@@ -77,7 +77,10 @@ export async function runMatrix({ kernels: kernelNames, suites: suiteNames, memM
     const plan = {
       kernel: spec.name,
       probes: config.probes,
-      suites: legSuites.map((s) => ({ name: s.name, argv: suiteArgv(s), timeoutSeconds: s.timeoutSeconds ?? 600 })),
+      suites: legSuites.map((s) => ({
+        name: s.name, argv: suiteArgv(s), timeoutSeconds: s.timeoutSeconds ?? 600,
+        resultsFile: s.command ? null : `{ctl}/jest-${s.name}.json`,
+      })),
     };
     const timeoutMs = (plan.suites.reduce((a, s) => a + s.timeoutSeconds, 0) + LEG_OVERHEAD_SECONDS) * 1000;
     log(`=== ${spec.name}${pkg ? ` (${pkg}, ${kernel.meta.version})` : ' (host kernel, no guest)'}: ${plan.suites.map((s) => s.name).join(', ')}`);
@@ -104,6 +107,7 @@ export async function runMatrix({ kernels: kernelNames, suites: suiteNames, memM
           status: ran?.status ?? null,
           signal: ran?.signal ?? null,
           timedOut: ran?.timedOut ?? false,
+          hungAfterResults: ran?.hungAfterResults ?? false,
           expectJest: !config.suites.find((c) => c.name === s.name).command,
           jest: readJson(join(r.ctl, `jest-${s.name}.json`)),
           skips: existsSync(skipsFile) ? parseSkips(readFileSync(skipsFile, 'utf8')) : [],
