@@ -12,6 +12,8 @@
 #include "abi/enforce.h"
 
 #define VG_EXEMPT_MAX 64
+#define VG_TARGET_MAX 1024
+#define VG_CG_DEPTH 16 /* cgroup levels searched for a target ancestor */
 
 /* Makes every enforcement ABI type appear in the including object's BTF, for the layout check. */
 struct vg_enforce_abi_types {
@@ -22,6 +24,7 @@ struct vg_enforce_abi_types {
 	struct vg_file_rule file_rule;
 	struct vg_enforce_event event;
 	struct vg_enforce_stats stats;
+	struct vg_enforce_cfg cfg;
 	enum vg_enforce_event_type type;
 	enum vg_enforce_mech mech;
 	enum vg_enforce_action action;
@@ -44,6 +47,21 @@ struct {
 	__type(value, struct vg_enforce_stats);
 } vg_enf_stats SEC(".maps");
 
+/* Scope: when vg_enf_cfg.targeted, rules apply only to tasks whose cgroup or an ancestor is in vg_target_cg. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, VG_TARGET_MAX);
+	__type(key, __u64);
+	__type(value, __u8);
+} vg_target_cg SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct vg_enforce_cfg);
+} vg_enf_cfg SEC(".maps");
+
 static __always_inline struct vg_enforce_stats *vg_enf_stats_get(void)
 {
 	__u32 zero = 0;
@@ -54,6 +72,28 @@ static __always_inline struct vg_enforce_stats *vg_enf_stats_get(void)
 static __always_inline int vg_cgroup_exempt(__u64 cgid)
 {
 	return bpf_map_lookup_elem(&vg_exempt_cg, &cgid) != NULL;
+}
+
+/*
+ * Whether the current task is in scope: always when targeting is off; otherwise when its cgroup or one of its
+ * first VG_CG_DEPTH ancestors is a target (a pod's cgroup covers its containers' cgroups below it).
+ */
+static __always_inline int vg_cgroup_targeted(void)
+{
+	__u32 zero = 0;
+	struct vg_enforce_cfg *cfg = bpf_map_lookup_elem(&vg_enf_cfg, &zero);
+
+	if (!cfg || !cfg->targeted)
+		return 1;
+	for (int level = 0; level < VG_CG_DEPTH; level++) {
+		__u64 id = bpf_get_current_ancestor_cgroup_id(level);
+
+		if (!id)
+			break;
+		if (bpf_map_lookup_elem(&vg_target_cg, &id))
+			return 1;
+	}
+	return 0;
 }
 
 /* Reserves a decision record with the task fields filled, or counts the loss and returns NULL. */

@@ -61,6 +61,8 @@ int BPF_PROG(vg_exec_kill, struct task_struct *p, pid_t old_pid, struct linux_bi
 			__sync_fetch_and_add(&st->exempt, 1);
 		return 0;
 	}
+	if (!vg_cgroup_targeted())
+		return 0;
 	/* The kill comes first: a full ring buffer must not switch enforcement off. */
 	bpf_send_signal(VG_SIGKILL);
 	if (st)

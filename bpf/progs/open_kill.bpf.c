@@ -89,6 +89,8 @@ int BPF_PROG(vg_open_exit, struct pt_regs *regs, long ret)
 			__sync_fetch_and_add(&st->exempt, 1);
 		return 0;
 	}
+	if (!vg_cgroup_targeted())
+		return 0;
 	/* The kill comes first: a full ring buffer must not switch enforcement off. */
 	bpf_send_signal(VG_SIGKILL);
 	if (st)

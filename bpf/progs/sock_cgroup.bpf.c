@@ -119,6 +119,8 @@ static __always_inline int vg_sock_check(struct bpf_sock_addr *ctx, __u32 mech, 
 			__sync_fetch_and_add(&st->exempt, 1);
 		return 1;
 	}
+	if (!vg_cgroup_targeted())
+		return 1;
 	if (st)
 		__sync_fetch_and_add(&st->denied, 1);
 	rule_id = (__u32)hit - 1;

@@ -107,6 +107,12 @@ struct vg_enforce_event {
 	char comm[16];
 };
 
+/* Value of vg_enf_cfg (array, key 0): settings of one enforcement object. */
+struct vg_enforce_cfg {
+	__u32 targeted; /* 0: rules apply to every task; 1: only to tasks under a cgroup in vg_target_cg */
+	__u32 _pad0;
+};
+
 /* Per-CPU counters of each enforcement object (percpu array vg_enf_stats, key 0). */
 struct vg_enforce_stats {
 	__u64 checked; /* operations looked up in the deny set */

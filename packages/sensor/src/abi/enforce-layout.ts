@@ -71,6 +71,7 @@ export const EnforceEvent = koffi.struct({
   _pad2: 'uint32_t',
   comm: koffi.array('char', 16),
 });
+export const EnforceCfg = koffi.struct({ targeted: 'uint32_t', _pad0: 'uint32_t' });
 export const EnforceStats = koffi.struct({ checked: 'uint64_t', denied: 'uint64_t', exempt: 'uint64_t', emit_fail: 'uint64_t' });
 
 /** Every struct of enforce.h by its C name, for the layout check. */
@@ -83,6 +84,7 @@ export const enforceStructs: Record<string, ReturnType<typeof koffi.struct>> = {
   vg_file_rule: FileRule,
   vg_enforce_event: EnforceEvent,
   vg_enforce_stats: EnforceStats,
+  vg_enforce_cfg: EnforceCfg,
 };
 
 function offsets<T extends string>(type: ReturnType<typeof koffi.struct>, fields: readonly T[]): Record<T, number> {
@@ -98,6 +100,7 @@ export const ENF_OFF = {
   fileRule: offsets(FileRule, ['rule_id', 'flags'] as const),
   event: offsets(EnforceEvent, ['pid', 'tid', 'cgroup_id', 'mechanism', 'action', 'rule_id', 'family', 'protocol', 'port', 'addr', 'ino', 'dev', 'comm'] as const),
   stats: offsets(EnforceStats, ['checked', 'denied', 'exempt', 'emit_fail'] as const),
+  cfg: offsets(EnforceCfg, ['targeted'] as const),
 };
 
 export const ENF_SIZE = {
@@ -109,4 +112,5 @@ export const ENF_SIZE = {
   fileRule: koffi.sizeof(FileRule),
   event: koffi.sizeof(EnforceEvent),
   stats: koffi.sizeof(EnforceStats),
+  cfg: koffi.sizeof(EnforceCfg),
 };

@@ -167,4 +167,19 @@ describe('connect deny (cgroup connect4/connect6/sendmsg4/sendmsg6, real kernel)
     expect(vgTry(target, cg.path).out).toBe('ok');
     expect(existsSync(PIN)).toBe(false);
   });
+
+  it('scoped to target cgroups, denies under a target (nested cgroups included) and spares the rest', () => {
+    if (missing()) return;
+    using pod = new TestCgroup();
+    using container = new TestCgroup(pod.path);
+    using elsewhere = new TestCgroup();
+    using cd = ConnectDeny.start({ objectPath: OBJECT });
+    cd.setDenySet([{ id: 1, cidr: '127.0.0.77', ports: [[port, port]] }]);
+    cd.setTargetCgroups([pod.id]);
+    const target = ['connect', '127.0.0.77', String(port)];
+    expect(vgTry(target, container.path).out).toBe('EPERM');
+    expect(vgTry(target, elsewhere.path).out).toBe('ok');
+    cd.setTargetCgroups(null);
+    expect(vgTry(target, elsewhere.path).out).toBe('EPERM');
+  });
 });

@@ -13,7 +13,7 @@ import { closeSync, constants, existsSync, openSync } from 'node:fs';
 import { join } from 'node:path';
 import { BpfObject, type BpfLink, type BpfMap } from '../libbpf/index.js';
 import { cgroupIdOfPid, requireCgroupV2Mount } from './cgroup.js';
-import { DecisionReader, readCounters, setExemptCgroups, type DecisionCounters, type EnforcementDecision } from './decision.js';
+import { DecisionReader, readCounters, setExemptCgroups, setTargetCgroups, type DecisionCounters, type EnforcementDecision } from './decision.js';
 import { EnforceError } from './errors.js';
 import { compileNetDenySet, type NetDenyRule } from './net-rules.js';
 import { pinMaps, removePins, replacePinnedLink } from './pinning.js';
@@ -72,7 +72,7 @@ export class ConnectDeny implements Disposable {
   private startUp(): void {
     const { opts } = this;
     this.obj.map('vg_events').setMaxEntries(opts.ringBytes ?? 256 * 1024);
-    if (opts.pinDir) pinMaps(this.obj, opts.pinDir, ['vg_net_v4', 'vg_net_v6', 'vg_exempt_cg']);
+    if (opts.pinDir) pinMaps(this.obj, opts.pinDir, ['vg_net_v4', 'vg_net_v6', 'vg_exempt_cg', 'vg_target_cg', 'vg_enf_cfg']);
     this.obj.load();
     setExemptCgroups(this.obj, this.exemptCgroupIds);
     this.reader = new DecisionReader(this.obj, opts.onDecision ?? (() => {}), opts.onError ?? (() => {}));
@@ -128,6 +128,14 @@ export class ConnectDeny implements Disposable {
   /** Replaces the exempt cgroup ids (the sensor's own should stay among them). */
   setExemptCgroups(ids: readonly bigint[]): void {
     setExemptCgroups(this.obj, ids);
+  }
+
+  /**
+   * Narrows the rules to tasks under these cgroup ids (e.g. the pods a policy selects: a pod's cgroup covers its
+   * containers), or applies them to every task again with null (the default).
+   */
+  setTargetCgroups(ids: readonly bigint[] | null): void {
+    setTargetCgroups(this.obj, ids);
   }
 
   counters(): DecisionCounters {

@@ -115,6 +115,33 @@ export function setExemptCgroups(obj: BpfObject, ids: readonly bigint[]): void {
   }
 }
 
+/**
+ * Scopes the rules of `obj` to tasks under the given cgroups (a cgroup or any of its first 16 ancestors listed),
+ * or to every task when `ids` is null. Entries are written before targeting is switched on, and targeting is
+ * switched off before entries are removed, so a change never briefly narrows the scope to nothing.
+ */
+export function setTargetCgroups(obj: BpfObject, ids: readonly bigint[] | null): void {
+  const map = obj.map('vg_target_cg');
+  const cfg = obj.map('vg_enf_cfg');
+  const zero = Buffer.alloc(4);
+  const value = Buffer.alloc(ENF_SIZE.cfg);
+  if (ids === null) {
+    cfg.update(zero, value);
+    for (const k of [...map.keys()]) map.delete(k);
+    return;
+  }
+  if (ids.length > map.maxEntries) throw new Error(`at most ${map.maxEntries} target cgroups`);
+  const want = new Set(ids.map((i) => i.toString()));
+  for (const id of ids) {
+    const k = Buffer.alloc(8);
+    k.writeBigUInt64LE(id);
+    map.update(k, Buffer.alloc(1));
+  }
+  value.writeUInt32LE(1, ENF_OFF.cfg.targeted);
+  cfg.update(zero, value);
+  for (const k of [...map.keys()]) if (!want.has(k.readBigUInt64LE().toString())) map.delete(k);
+}
+
 /** Reads decision records of `obj`'s vg_events ring buffer (started on the event loop; drain() for tests). */
 export class DecisionReader implements Disposable {
   private readonly ring: MappedRingBuffer;

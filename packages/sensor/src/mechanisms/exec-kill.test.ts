@@ -150,4 +150,19 @@ describe('exec kill (tp_btf sched_process_exec + SIGKILL, real kernel)', () => {
     expect(vgTry(['exec', denied], cg.path).status).toBe(0);
     expect(existsSync(PIN)).toBe(false);
   });
+
+  it('scoped to target cgroups, kills under a target (nested cgroups included) and spares the rest', () => {
+    if (missing()) return;
+    using pod = new TestCgroup();
+    using container = new TestCgroup(pod.path);
+    using elsewhere = new TestCgroup();
+    using ek = ExecKill.start({ objectPath: OBJECT });
+    ek.setDenySet([{ id: 1, path: denied }]);
+    ek.setTargetCgroups([pod.id]);
+    expect(vgTry(['exec', denied], container.path).signal).toBe('SIGKILL');
+    expect(vgTry(['exec', denied], pod.path).signal).toBe('SIGKILL');
+    expect(vgTry(['exec', denied], elsewhere.path).status).toBe(0);
+    ek.setTargetCgroups(null);
+    expect(vgTry(['exec', denied], elsewhere.path).signal).toBe('SIGKILL');
+  });
 });

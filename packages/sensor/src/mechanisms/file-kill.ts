@@ -4,7 +4,7 @@
  */
 import { BpfObject, type BpfLink } from '../libbpf/index.js';
 import { cgroupIdOfPid } from './cgroup.js';
-import { DecisionReader, readCounters, setExemptCgroups, type DecisionCounters, type EnforcementDecision } from './decision.js';
+import { DecisionReader, readCounters, setExemptCgroups, setTargetCgroups, type DecisionCounters, type EnforcementDecision } from './decision.js';
 import { EnforceError } from './errors.js';
 import { compileFileDenySet, type FileDenyRule } from './file-rules.js';
 import { pinMaps, removePins, replacePinnedLink } from './pinning.js';
@@ -46,7 +46,7 @@ export abstract class FileKill implements Disposable {
     const { opts } = this;
     try {
       this.obj.map('vg_events').setMaxEntries(opts.ringBytes ?? 256 * 1024);
-      if (opts.pinDir) pinMaps(this.obj, opts.pinDir, [this.names.map, 'vg_exempt_cg']);
+      if (opts.pinDir) pinMaps(this.obj, opts.pinDir, [this.names.map, 'vg_exempt_cg', 'vg_target_cg', 'vg_enf_cfg']);
       this.obj.load();
       setExemptCgroups(this.obj, this.exemptCgroupIds);
       this.reader = new DecisionReader(this.obj, opts.onDecision ?? (() => {}), opts.onError ?? (() => {}));
@@ -77,6 +77,14 @@ export abstract class FileKill implements Disposable {
 
   setExemptCgroups(ids: readonly bigint[]): void {
     setExemptCgroups(this.obj, ids);
+  }
+
+  /**
+   * Narrows the rules to tasks under these cgroup ids (e.g. the pods a policy selects: a pod's cgroup covers its
+   * containers), or applies them to every task again with null (the default).
+   */
+  setTargetCgroups(ids: readonly bigint[] | null): void {
+    setTargetCgroups(this.obj, ids);
   }
 
   counters(): DecisionCounters {
