@@ -5,6 +5,7 @@ import { realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { runPolicyCommand, type CommandIo } from '@vigil/policy-schema';
 import { runOperatorCommand } from './cli/operator-command.js';
+import { runDevClusterCommand } from './dev/dev-cluster.js';
 
 export interface CliCommand {
   summary: string;
@@ -14,6 +15,7 @@ export interface CliCommand {
 export const COMMANDS: Readonly<Record<string, CliCommand>> = {
   policy: { summary: 'validate and compile TracingPolicy files', run: runPolicyCommand },
   operator: { summary: 'run the operator (policies → bundles over NATS → status)', run: runOperatorCommand },
+  'dev-cluster': { summary: 'API server, NATS, operator and a sensor on this machine, to try Vigil without a cluster', run: runDevClusterCommand },
 };
 
 function help(): string {

@@ -55,8 +55,11 @@ export class Operator {
     this.log = o.logger.child({ component: 'operator' });
     this.status = new StatusController(o.kubeconfig.makeApiClient(CustomObjectsApi), this.log.child({ controller: 'status' }), o.now);
     this.queue = new WorkQueue((key) => this.handle(key), {
-      onError: (key, err, attempt) =>
-        this.log[err instanceof PublishError && err.code === 'FENCED' ? 'warn' : 'error']({ key, attempt, err }, 'reconcile failed; retrying'),
+      onError: (key, err, attempt) => {
+        // 409: the informer's copy is older than the object (or another leader wrote): retry from the newer one.
+        if ((err as { code?: number }).code === 409) this.log.debug({ key, attempt }, 'conflict writing status; retrying with the newer object');
+        else this.log[err instanceof PublishError && err.code === 'FENCED' ? 'warn' : 'error']({ key, attempt, err }, 'reconcile failed; retrying');
+      },
     });
   }
 
