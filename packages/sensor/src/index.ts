@@ -25,3 +25,6 @@ export type { ApplyOutcome, BundleApplier } from './transport/applier.js';
 export { nodeProfileFromCapabilities } from './transport/node-profile.js';
 export { StateStore } from './transport/state-store.js';
 export type { StoredPolicy } from './transport/state-store.js';
+export { EVENTS_PROTO, eventType } from './export/event-proto.js';
+export { eventSubject, EVENTS_SUBJECT_PREFIX, NatsEventPublisher } from './export/nats-events.js';
+export type { NatsEventPublisherOptions } from './export/nats-events.js';
