@@ -20,6 +20,7 @@ struct vg_enforce_abi_types {
 	struct vg_net_key4 key4;
 	struct vg_net_key6 key6;
 	struct vg_net_rule rule;
+	struct vg_sock_key sock_key;
 	struct vg_file_key file_key;
 	struct vg_file_rule file_rule;
 	struct vg_enforce_event event;

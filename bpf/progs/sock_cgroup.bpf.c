@@ -37,6 +37,14 @@ struct {
 	__type(value, struct vg_net_rule);
 } vg_net_v6 SEC(".maps");
 
+/* Socket creation deny set: (family, type, protocol) with 0 as a wildcard for protocol, or type and protocol. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 256);
+	__type(key, struct vg_sock_key);
+	__type(value, struct vg_file_rule);
+} vg_sock_deny SEC(".maps");
+
 /* Threads to kill at the exit of their connect/send syscall: pid_tgid → rule id. */
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
@@ -163,6 +171,48 @@ SEC("cgroup/sendmsg6")
 int vg_sendmsg6(struct bpf_sock_addr *ctx)
 {
 	return vg_sock_check(ctx, VG_MECH_SENDMSG6, 0);
+}
+
+/* socket(2) in a scoped cgroup: 1 allow, 0 deny (EPERM). sock_create sees only the family, type and protocol. */
+SEC("cgroup/sock_create")
+int vg_sock_create(struct bpf_sock *sk)
+{
+	struct vg_enforce_stats *st = vg_enf_stats_get();
+	struct vg_sock_key k = { .family = sk->family, .type = sk->type, .protocol = sk->protocol };
+	struct vg_file_rule *rule;
+	struct vg_enforce_event *e;
+	__u64 cgid;
+
+	if (st)
+		__sync_fetch_and_add(&st->checked, 1);
+	rule = bpf_map_lookup_elem(&vg_sock_deny, &k);
+	if (!rule) {
+		k.protocol = 0;
+		rule = bpf_map_lookup_elem(&vg_sock_deny, &k);
+	}
+	if (!rule) {
+		k.type = 0;
+		rule = bpf_map_lookup_elem(&vg_sock_deny, &k);
+	}
+	if (!rule)
+		return 1;
+	cgid = bpf_get_current_cgroup_id();
+	if (vg_cgroup_exempt(cgid)) {
+		if (st)
+			__sync_fetch_and_add(&st->exempt, 1);
+		return 1;
+	}
+	if (!vg_cgroup_targeted())
+		return 1;
+	if (st)
+		__sync_fetch_and_add(&st->denied, 1);
+	e = vg_enforce_reserve(VG_MECH_SOCK_CREATE, VG_ACTION_DENY, rule->rule_id, cgid);
+	if (e) {
+		e->family = sk->family;
+		e->protocol = sk->protocol;
+		bpf_ringbuf_submit(e, 0);
+	}
+	return 0;
 }
 
 /* connect, sendto, sendmsg, sendmmsg (x86_64); socketcall, connect, sendto, sendmsg, sendmmsg (ia32). */

@@ -23,7 +23,8 @@ enum vg_enforce_mech {
 	VG_MECH_SENDMSG4 = 3, /* cgroup/sendmsg4: unconnected UDP */
 	VG_MECH_SENDMSG6 = 4,
 	VG_MECH_EXEC_KILL = 5, /* tp_btf/sched_process_exec + bpf_send_signal(SIGKILL) */
-	VG_MECH_OPEN_KILL = 6, /* raw_tp/sys_exit of an open syscall + SIGKILL */
+	VG_MECH_OPEN_KILL = 6, /* tp_btf/sys_exit of an open syscall + SIGKILL */
+	VG_MECH_SOCK_CREATE = 7, /* cgroup/sock_create: socket(2) fails with EPERM */
 };
 
 /* What the kernel did. */
@@ -72,6 +73,17 @@ struct vg_net_rule {
 	__u32 count; /* valid entries in match[] */
 	__u32 _pad0;
 	struct vg_net_match match[VG_NET_MATCH_MAX];
+};
+
+/*
+ * Key of vg_sock_deny (socket creation): family, type (SOCK_STREAM, SOCK_DGRAM, SOCK_RAW, … without flags) and
+ * protocol; the program looks up (f, t, p), then (f, t, 0), then (f, 0, 0), so 0 in a key is a wildcard.
+ */
+struct vg_sock_key {
+	__u32 family;
+	__u32 type;
+	__u32 protocol;
+	__u32 _pad0;
 };
 
 /* Key of vg_exec_deny / vg_open_deny: a file by inode number and the kernel's dev_t (MKDEV: major << 20 | minor). */

@@ -4,6 +4,7 @@
 //   vg_try [--cgroup DIR] connect ADDR PORT     TCP connect (AF_INET or AF_INET6 by the address)
 //   vg_try [--cgroup DIR] sendto ADDR PORT      one unconnected UDP datagram
 //   vg_try [--cgroup DIR] tconnect ADDR PORT    TCP connect from a second thread
+//   vg_try [--cgroup DIR] socket inet|inet6 stream|dgram|raw [PROTO]   socket(2)
 //   vg_try [--cgroup DIR] open PATH             open O_RDONLY and read one byte
 //   vg_try [--cgroup DIR] openat2 PATH          the same through openat2(2)
 //   vg_try [--cgroup DIR] creat PATH            creat(2) (raw syscall), then write one byte
@@ -135,6 +136,17 @@ int main(int argc, char **argv)
 	const char *arg = argv[i + 1];
 	fflush(stdout);
 
+	if (!strcmp(mode, "socket")) {
+		const char *t = argc - i > 2 ? argv[i + 2] : "stream";
+		int family = !strcmp(arg, "inet6") ? AF_INET6 : AF_INET;
+		int type = !strcmp(t, "raw") ? SOCK_RAW : !strcmp(t, "dgram") ? SOCK_DGRAM : SOCK_STREAM;
+		int proto = argc - i > 3 ? atoi(argv[i + 3]) : (type == SOCK_RAW ? IPPROTO_ICMP : 0);
+
+		if (socket(family, type, proto) < 0)
+			return fail();
+		printf("ok\n");
+		return 0;
+	}
 	if (!strcmp(mode, "tconnect")) {
 		struct tconnect t = {};
 		pthread_t th;

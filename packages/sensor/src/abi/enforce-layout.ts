@@ -17,6 +17,7 @@ export const Mechanism = {
   SENDMSG6: 4,
   EXEC_KILL: 5,
   OPEN_KILL: 6,
+  SOCK_CREATE: 7,
 } as const;
 export type MechanismValue = (typeof Mechanism)[keyof typeof Mechanism];
 
@@ -34,6 +35,7 @@ export const enforceEnums: Record<string, Record<string, number>> = {
     VG_MECH_SENDMSG6: Mechanism.SENDMSG6,
     VG_MECH_EXEC_KILL: Mechanism.EXEC_KILL,
     VG_MECH_OPEN_KILL: Mechanism.OPEN_KILL,
+    VG_MECH_SOCK_CREATE: Mechanism.SOCK_CREATE,
   },
   vg_enforce_action: { VG_ACTION_DENY: Action.DENY, VG_ACTION_KILL: Action.KILL, VG_ACTION_DENY_KILL: Action.DENY_KILL },
   vg_net_flags: { VG_NET_KILL: NetFlags.KILL },
@@ -50,6 +52,7 @@ export const NetMatch = koffi.struct({
   rule_id: 'uint32_t',
 });
 export const NetRule = koffi.struct({ count: 'uint32_t', _pad0: 'uint32_t', match: koffi.array(NetMatch, NET_MATCH_MAX) });
+export const SockKey = koffi.struct({ family: 'uint32_t', type: 'uint32_t', protocol: 'uint32_t', _pad0: 'uint32_t' });
 export const FileKey = koffi.struct({ ino: 'uint64_t', dev: 'uint32_t', _pad0: 'uint32_t' });
 export const FileRule = koffi.struct({ rule_id: 'uint32_t', flags: 'uint32_t' });
 export const EnforceEvent = koffi.struct({
@@ -80,6 +83,7 @@ export const enforceStructs: Record<string, ReturnType<typeof koffi.struct>> = {
   vg_net_key6: NetKey6,
   vg_net_match: NetMatch,
   vg_net_rule: NetRule,
+  vg_sock_key: SockKey,
   vg_file_key: FileKey,
   vg_file_rule: FileRule,
   vg_enforce_event: EnforceEvent,
@@ -108,6 +112,7 @@ export const ENF_SIZE = {
   key6: koffi.sizeof(NetKey6),
   match: koffi.sizeof(NetMatch),
   rule: koffi.sizeof(NetRule),
+  sockKey: koffi.sizeof(SockKey),
   fileKey: koffi.sizeof(FileKey),
   fileRule: koffi.sizeof(FileRule),
   event: koffi.sizeof(EnforceEvent),

@@ -182,4 +182,29 @@ describe('connect deny (cgroup connect4/connect6/sendmsg4/sendmsg6, real kernel)
     cd.setTargetCgroups(null);
     expect(vgTry(target, elsewhere.path).out).toBe('EPERM');
   });
+
+  it('denies socket(2) by family, type and protocol (cgroup/sock_create)', () => {
+    if (missing()) return;
+    using cg = new TestCgroup();
+    const decisions: EnforcementDecision[] = [];
+    using cd = ConnectDeny.start({ objectPath: OBJECT, cgroup: cg.path, onDecision: (d) => decisions.push(d) });
+    cd.setSocketDenySet([
+      { id: 7, family: 'inet', type: 'raw' },
+      { id: 8, family: 'inet6', type: 'dgram', protocol: 17 },
+    ]);
+    expect(vgTry(['socket', 'inet', 'raw'], cg.path).out).toBe('EPERM');
+    expect(vgTry(['socket', 'inet', 'raw', '255'], cg.path).out).toBe('EPERM'); // any protocol of the type
+    expect(vgTry(['socket', 'inet6', 'dgram'], cg.path).out).toBe('EPERM'); // protocol 0 → the kernel's UDP (17)
+    expect(vgTry(['socket', 'inet', 'stream'], cg.path).out).toBe('ok');
+    expect(vgTry(['socket', 'inet6', 'raw'], cg.path).out).toBe('ok');
+    expect(vgTry(['socket', 'inet', 'raw']).out).toBe('ok'); // outside the cgroup
+    cd.setSocketDenySet([]);
+    expect(vgTry(['socket', 'inet', 'raw'], cg.path).out).toBe('ok');
+    cd.drain();
+    expect(decisions.map((d) => [d.mechanism, d.ruleId, d.net?.family, d.net?.protocol])).toEqual([
+      ['sock_create', 7, 4, 1],
+      ['sock_create', 7, 4, 255],
+      ['sock_create', 8, 6, 17],
+    ]);
+  });
 });

@@ -2,7 +2,8 @@
  * Connect deny, the network mechanism for kernels without kprobes or LSM BPF: bpf/progs/sock_cgroup.bpf.o's
  * cgroup/connect4, connect6, sendmsg4 and sendmsg6 programs, attached on a cgroup v2 directory (default: the v2
  * mount's root, i.e. every process), make connect() and unconnected UDP sendto()/sendmsg() to a denied
- * destination fail with EPERM before any packet leaves. IPv4-mapped IPv6 destinations are judged by the IPv4
+ * destination fail with EPERM before any packet leaves; cgroup/sock_create denies socket(2) by family, type and
+ * protocol (setSocketDenySet). IPv4-mapped IPv6 destinations are judged by the IPv4
  * rules. Tasks in exempt cgroups (default: the sensor's own) are never denied.
  *
  *   const cd = ConnectDeny.start({ objectPath, onDecision });
@@ -15,7 +16,7 @@ import { BpfObject, type BpfLink, type BpfMap } from '../libbpf/index.js';
 import { cgroupIdOfPid, requireCgroupV2Mount } from './cgroup.js';
 import { DecisionReader, readCounters, setExemptCgroups, setTargetCgroups, type DecisionCounters, type EnforcementDecision } from './decision.js';
 import { EnforceError } from './errors.js';
-import { compileNetDenySet, type NetDenyRule } from './net-rules.js';
+import { compileNetDenySet, compileSocketDenySet, type NetDenyRule, type SocketDenyRule } from './net-rules.js';
 import { pinMaps, removePins, replacePinnedLink } from './pinning.js';
 
 export interface ConnectDenyOptions {
@@ -26,7 +27,7 @@ export interface ConnectDenyOptions {
   /** cgroup ids never denied; default: this process's cgroup (never deny the sensor) */
   exemptCgroupIds?: readonly bigint[];
   /** which hooks to attach; default all four */
-  hooks?: ReadonlyArray<'connect4' | 'connect6' | 'sendmsg4' | 'sendmsg6'>;
+  hooks?: ReadonlyArray<'connect4' | 'connect6' | 'sendmsg4' | 'sendmsg6' | 'sock_create'>;
   /** decision ring buffer bytes (power of two ≥ page size); default 256 KiB */
   ringBytes?: number;
   onDecision?: (d: EnforcementDecision) => void;
@@ -39,7 +40,7 @@ export interface ConnectDenyOptions {
   pinDir?: string;
 }
 
-const ALL_HOOKS = ['connect4', 'connect6', 'sendmsg4', 'sendmsg6'] as const;
+const ALL_HOOKS = ['connect4', 'connect6', 'sendmsg4', 'sendmsg6', 'sock_create'] as const;
 
 export class ConnectDeny implements Disposable {
   private readonly obj: BpfObject;
@@ -72,7 +73,7 @@ export class ConnectDeny implements Disposable {
   private startUp(): void {
     const { opts } = this;
     this.obj.map('vg_events').setMaxEntries(opts.ringBytes ?? 256 * 1024);
-    if (opts.pinDir) pinMaps(this.obj, opts.pinDir, ['vg_net_v4', 'vg_net_v6', 'vg_exempt_cg', 'vg_target_cg', 'vg_enf_cfg']);
+    if (opts.pinDir) pinMaps(this.obj, opts.pinDir, ['vg_net_v4', 'vg_net_v6', 'vg_sock_deny', 'vg_exempt_cg', 'vg_target_cg', 'vg_enf_cfg']);
     this.obj.load();
     setExemptCgroups(this.obj, this.exemptCgroupIds);
     this.reader = new DecisionReader(this.obj, opts.onDecision ?? (() => {}), opts.onError ?? (() => {}));
@@ -123,6 +124,18 @@ export class ConnectDeny implements Disposable {
     const want = new Set(entries.map((e) => e.key.toString('hex')));
     for (const e of entries) map.update(e.key, e.value);
     for (const k of [...map.keys()]) if (!want.has(k.toString('hex'))) map.delete(k);
+  }
+
+  /**
+   * Replaces the socket-creation deny set (cgroup/sock_create: socket(2) fails with EPERM), e.g. raw sockets:
+   * `[{ id, family: 'inet', type: 'raw' }]`. Live, like setDenySet.
+   */
+  setSocketDenySet(rules: readonly SocketDenyRule[]): void {
+    if (this.closed) throw new EnforceError('CLOSED', 'connect deny is closed');
+    const entries = compileSocketDenySet(rules);
+    const map = this.obj.map('vg_sock_deny');
+    if (entries.length > map.maxEntries) throw new EnforceError('LIMIT', `${entries.length} socket rules; the limit is ${map.maxEntries}`);
+    this.replace(map, entries);
   }
 
   /** Replaces the exempt cgroup ids (the sensor's own should stay among them). */

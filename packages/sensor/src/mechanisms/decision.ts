@@ -7,7 +7,7 @@ import { Action, ENF_OFF, ENF_SIZE, EnforceEventType, Mechanism } from '../abi/e
 import { formatV6 } from './net-rules.js';
 import { MappedRingBuffer, type BpfObject, type RingView } from '../libbpf/index.js';
 
-export type MechanismName = 'connect4' | 'connect6' | 'sendmsg4' | 'sendmsg6' | 'exec_kill' | 'open_kill';
+export type MechanismName = 'connect4' | 'connect6' | 'sendmsg4' | 'sendmsg6' | 'exec_kill' | 'open_kill' | 'sock_create';
 
 const MECH_NAMES: Record<number, MechanismName> = {
   [Mechanism.CONNECT4]: 'connect4',
@@ -16,6 +16,7 @@ const MECH_NAMES: Record<number, MechanismName> = {
   [Mechanism.SENDMSG6]: 'sendmsg6',
   [Mechanism.EXEC_KILL]: 'exec_kill',
   [Mechanism.OPEN_KILL]: 'open_kill',
+  [Mechanism.SOCK_CREATE]: 'sock_create',
 };
 
 export interface EnforcementDecision {

@@ -4,7 +4,7 @@ export { ConnectDeny, type ConnectDenyOptions } from './connect-deny.js';
 export { ExecKill, type ExecKillOptions } from './exec-kill.js';
 export { OpenKill, type OpenKillOptions } from './open-kill.js';
 export { FanotifyGuard, type FanotifyCounters, type FanotifyDecision, type FanotifyGuardOptions, type FanotifyRule } from './fanotify/guard.js';
-export { compileNetDenySet, parseCidr, type NetDenyRule } from './net-rules.js';
+export { compileNetDenySet, compileSocketDenySet, parseCidr, type NetDenyRule, type SocketDenyRule } from './net-rules.js';
 export { compileFileDenySet, type FileDenyRule } from './file-rules.js';
 export { fileIdOf, kernelDev, type FileId } from './file-id.js';
 export { cgroupIdOf, cgroupIdOfPid, cgroupDirOf } from './cgroup.js';

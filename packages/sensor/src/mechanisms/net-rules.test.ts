@@ -1,6 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
 import { ENF_OFF, ENF_SIZE } from '../abi/enforce-layout.js';
-import { compileNetDenySet, formatV6, parseCidr } from './net-rules.js';
+import { compileNetDenySet, compileSocketDenySet, formatV6, parseCidr } from './net-rules.js';
 
 function matches(value: Buffer) {
   const n = value.readUInt32LE(ENF_OFF.rule.count);
@@ -51,5 +51,16 @@ describe('connect deny set compiler (pure)', () => {
     expect(() => compileNetDenySet([{ id: 1, cidr: '10.0.0.1', ports: [[9, 8]] }])).toThrow(/port range 9-8/);
     const many = Array.from({ length: 9 }, (_, i) => ({ id: i, cidr: '10.0.0.0/8', ports: [[i, i]] as Array<[number, number]> }));
     expect(() => compileNetDenySet(many)).toThrow(/NET_MATCH_MAX = 8/);
+  });
+
+  it('encodes socket rules with 0 as the wildcard and refuses a protocol without a type', () => {
+    const [raw, udp6] = compileSocketDenySet([
+      { id: 7, family: 'inet', type: 'raw' },
+      { id: 8, family: 'inet6', type: 'dgram', protocol: 17 },
+    ]);
+    expect(raw?.key.toString('hex')).toBe('02000000' + '03000000' + '00000000' + '00000000');
+    expect(udp6?.key.toString('hex')).toBe('0a000000' + '02000000' + '11000000' + '00000000');
+    expect(udp6?.value.readUInt32LE(0)).toBe(8);
+    expect(() => compileSocketDenySet([{ id: 1, family: 'inet', protocol: 6 }])).toThrow(/a protocol needs a type/);
   });
 });

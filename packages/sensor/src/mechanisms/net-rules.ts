@@ -160,3 +160,37 @@ export function compileNetDenySet(rules: readonly NetDenyRule[]): NetEntry[] {
   }
   return out;
 }
+
+/** A socket(2) to deny, by family and optionally type and protocol (sock_create sees nothing else). */
+export interface SocketDenyRule {
+  id: number;
+  family: 'inet' | 'inet6';
+  /** absent: every type (then protocol must be absent too) */
+  type?: 'stream' | 'dgram' | 'raw';
+  /** IPPROTO_* number; absent: every protocol */
+  protocol?: number;
+}
+
+const FAMILY = { inet: 2, inet6: 10 } as const;
+const SOCK_TYPE = { stream: 1, dgram: 2, raw: 3 } as const;
+
+/**
+ * Compiles socket deny rules into vg_sock_deny entries: key = u32 family · u32 type · u32 protocol · u32 0 (0 = any,
+ * protocol only with a type), value = u32 rule_id · u32 0.
+ */
+export function compileSocketDenySet(rules: readonly SocketDenyRule[]): Array<{ key: Buffer; value: Buffer }> {
+  return rules.map((r) => {
+    if (!(r.family in FAMILY)) throw new EnforceError('BAD_RULE', `socket rule ${r.id}: family must be inet or inet6`);
+    if (r.type === undefined && r.protocol !== undefined) throw new EnforceError('BAD_RULE', `socket rule ${r.id}: a protocol needs a type`);
+    if (r.protocol !== undefined && (!Number.isInteger(r.protocol) || r.protocol <= 0 || r.protocol > 255)) {
+      throw new EnforceError('BAD_RULE', `socket rule ${r.id}: protocol must be an IPPROTO_* number 1..255`);
+    }
+    const key = Buffer.alloc(ENF_SIZE.sockKey);
+    key.writeUInt32LE(FAMILY[r.family], 0);
+    key.writeUInt32LE(r.type ? SOCK_TYPE[r.type] : 0, 4);
+    key.writeUInt32LE(r.protocol ?? 0, 8);
+    const value = Buffer.alloc(ENF_SIZE.fileRule);
+    value.writeUInt32LE(r.id, ENF_OFF.fileRule.rule_id);
+    return { key, value };
+  });
+}
