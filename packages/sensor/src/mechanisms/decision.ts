@@ -4,6 +4,7 @@
  */
 import { OFF } from '../abi/layout.js';
 import { Action, ENF_OFF, ENF_SIZE, EnforceEventType, Mechanism } from '../abi/enforce-layout.js';
+import { EnforceError } from './errors.js';
 import { formatV6 } from './net-rules.js';
 import { MappedRingBuffer, type BpfObject, type RingView } from '../libbpf/index.js';
 
@@ -106,7 +107,7 @@ export function readCounters(obj: BpfObject): DecisionCounters {
 /** Writes the exempt cgroup ids into vg_exempt_cg (replacing what was there). */
 export function setExemptCgroups(obj: BpfObject, ids: readonly bigint[]): void {
   const map = obj.map('vg_exempt_cg');
-  if (ids.length > map.maxEntries) throw new Error(`at most ${map.maxEntries} exempt cgroups`);
+  if (ids.length > map.maxEntries) throw new EnforceError('LIMIT', `${ids.length} exempt cgroups; the limit is ${map.maxEntries}`);
   const want = new Set(ids.map((i) => i.toString()));
   for (const k of [...map.keys()]) if (!want.has(k.readBigUInt64LE().toString())) map.delete(k);
   for (const id of ids) {
@@ -131,7 +132,7 @@ export function setTargetCgroups(obj: BpfObject, ids: readonly bigint[] | null):
     for (const k of [...map.keys()]) map.delete(k);
     return;
   }
-  if (ids.length > map.maxEntries) throw new Error(`at most ${map.maxEntries} target cgroups`);
+  if (ids.length > map.maxEntries) throw new EnforceError('LIMIT', `${ids.length} target cgroups; the limit is ${map.maxEntries}`);
   const want = new Set(ids.map((i) => i.toString()));
   for (const id of ids) {
     const k = Buffer.alloc(8);
