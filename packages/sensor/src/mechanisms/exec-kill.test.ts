@@ -4,6 +4,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { spawnSync } from 'node:child_process';
+import { mkdirSync } from 'node:fs';
 import { chmodSync, copyFileSync, existsSync, linkSync, mkdtempSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -164,5 +165,32 @@ describe('exec kill (tp_btf sched_process_exec + SIGKILL, real kernel)', () => {
     expect(vgTry(['exec', denied], elsewhere.path).status).toBe(0);
     ek.setTargetCgroups(null);
     expect(vgTry(['exec', denied], elsewhere.path).signal).toBe('SIGKILL');
+  });
+
+  it('kills an exec through an overlay mount (container root filesystems) by the identity stat() reports there', () => {
+    if (missing()) return;
+    const base = mkdtempSync(join(tmpdir(), 'vigil-exec-ovl-'));
+    for (const d of ['lower', 'upper', 'work', 'merged']) mkdirSync(join(base, d));
+    copyFileSync('/bin/true', join(base, 'lower', 'true'));
+    chmodSync(join(base, 'lower', 'true'), 0o755);
+    const m = spawnSync('mount', ['-t', 'overlay', 'overlay', '-o', `lowerdir=${base}/lower,upperdir=${base}/upper,workdir=${base}/work`, join(base, 'merged')], { encoding: 'utf8' });
+    try {
+      if (m.status !== 0) {
+        // The kernel-matrix guests load only the virtio/9p modules: no overlayfs there.
+        if (process.env.VIGIL_IN_GUEST === '1') return;
+        throw new Error(`mount -t overlay failed: ${m.stderr}`);
+      }
+      using cg = new TestCgroup();
+      const decisions: EnforcementDecision[] = [];
+      using ek = ExecKill.start({ objectPath: OBJECT, onDecision: (d) => decisions.push(d) });
+      const merged = join(base, 'merged', 'true');
+      ek.setDenySet([{ id: 1, path: merged }]);
+      expect(vgTry(['exec', merged], cg.path).signal).toBe('SIGKILL');
+      ek.drain();
+      expect(decisions[0]?.file).toEqual(fileIdOf(merged));
+    } finally {
+      spawnSync('umount', [join(base, 'merged')]);
+      rmSync(base, { recursive: true, force: true });
+    }
   });
 });
