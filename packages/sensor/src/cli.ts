@@ -5,12 +5,15 @@ import { SensorError } from './errors.js';
 import { LibbpfError } from './libbpf/index.js';
 import { createLogger, defaultRunOptions, startSensor, tuneHeapForSensor, DEFAULT_OBJECTS_DIR, type RunOptions } from './main.js';
 import { formatCapabilityTable, probeKernel } from './probe/probe.js';
+import { uninstallPins } from './uninstall.js';
 
 const HELP = `vigil-sensor — Vigil's node sensor: loads CO-RE BPF programs and streams process events
 
 Usage:
   vigil-sensor run [options]     run the sensor on this machine (root)
   vigil-sensor probe [--json]    print which kernel capabilities work here (root)
+  vigil-sensor uninstall         detach and remove everything Vigil pinned (kill and connect rules stay
+                                 armed in the kernel after the sensor stops, by design) (root)
   vigil-sensor help [command]    show help
 
 Run 'vigil-sensor run --help' for the run options.
@@ -19,8 +22,11 @@ Run 'vigil-sensor run --help' for the run options.
 const RUN_HELP = `vigil-sensor run — stream process exec/exit events (Tetragon-compatible JSON or compact)
 
 Options:
-  --policy-dir DIR            directory of TracingPolicy YAML files to load (read and validated; enforcement
-                              arrives with the enforcement engine)
+  --policy-dir DIR            directory of TracingPolicy YAML files: each is validated, compiled for this
+                              node and enforced where a mechanism of this kernel can (refusals are logged
+                              with the reason)
+  --mechanisms auto|fallback  fallback: ignore LSM BPF, kprobes and fentry even where the kernel has them
+                              (as on kernels booted without bpf in lsm=) (default: auto)
   --output json|compact       event format on stdout or in the export file (default: json)
   --export-file PATH          write events to PATH instead of stdout, rotated by size
   --export-file-max-mb N      rotate the export file past N MiB (default: 100)
@@ -79,6 +85,7 @@ function parseRun(argv: string[]): RunOptions | 'help' {
       'stats-interval': { type: 'string' },
       nats: { type: 'string' },
       'state-dir': { type: 'string' },
+      mechanisms: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
     strict: true,
@@ -87,6 +94,8 @@ function parseRun(argv: string[]): RunOptions | 'help' {
   const o = defaultRunOptions();
   const output = values.output ?? 'json';
   if (output !== 'json' && output !== 'compact') throw new SensorError('BAD_ARGUMENT', `--output must be json or compact, got "${output}"`);
+  const mechanisms = values.mechanisms ?? 'auto';
+  if (mechanisms !== 'auto' && mechanisms !== 'fallback') throw new SensorError('BAD_ARGUMENT', `--mechanisms must be auto or fallback, got "${mechanisms}"`);
   const ringMb = intOption('ring-buffer-mb', values['ring-buffer-mb'], 4, 1);
   if ((ringMb & (ringMb - 1)) !== 0) throw new SensorError('BAD_ARGUMENT', `--ring-buffer-mb must be a power of two, got ${ringMb}`);
   return {
@@ -102,6 +111,7 @@ function parseRun(argv: string[]): RunOptions | 'help' {
     objectsDir: values['bpf-objects'] ?? o.objectsDir,
     pinRoot: values['bpffs-root'] ?? o.pinRoot,
     statsIntervalMs: intOption('stats-interval', values['stats-interval'], 60, 0) * 1000,
+    mechanisms,
     ...(values.nats ? { nats: values.nats } : {}),
     ...(values['state-dir'] ? { stateDir: values['state-dir'] } : {}),
   };
@@ -139,6 +149,17 @@ function probe(argv: string[]): void {
   process.stdout.write(values.json ? `${JSON.stringify(caps, null, 2)}\n` : `${formatCapabilityTable(caps)}\n`);
 }
 
+function uninstall(argv: string[]): void {
+  const { values } = parseArgs({ args: argv, options: { 'bpffs-root': { type: 'string' }, help: { type: 'boolean', short: 'h' } }, strict: true });
+  if (values.help) {
+    process.stdout.write('vigil-sensor uninstall [--bpffs-root DIR]: removes every pin under DIR (default /sys/fs/bpf/vigil)\n');
+    return;
+  }
+  if ((process.getuid?.() ?? 0) !== 0) throw new SensorError('NOT_ROOT', 'uninstall must run as root; try: sudo vigil-sensor uninstall');
+  const removed = uninstallPins(values['bpffs-root'] ?? defaultRunOptions().pinRoot);
+  process.stdout.write(removed.length === 0 ? 'nothing pinned: nothing to remove\n' : `removed ${removed.length} pins and directories:\n${removed.map((p) => `  ${p}`).join('\n')}\n`);
+}
+
 function main(argv: string[]): void {
   const [cmd, ...rest] = argv;
   switch (cmd) {
@@ -146,6 +167,9 @@ function main(argv: string[]): void {
       return run(rest);
     case 'probe':
       return probe(rest);
+    case 'uninstall':
+    case 'cleanup':
+      return uninstall(rest);
     case undefined:
     case 'help':
     case '--help':

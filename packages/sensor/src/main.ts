@@ -12,6 +12,8 @@ import { CompactFormatter } from './export/compact.js';
 import { TetragonJsonFormatter } from './export/json.js';
 import type { EventFormatter } from './export/model.js';
 import { RotatingFileSink, StreamSink, type LineSink } from './export/writer.js';
+import { FallbackEnforcementEngine } from './enforce/engine.js';
+import { applyPolicies } from './enforce/standalone.js';
 import { readPolicyDir } from './policy/policy-dir.js';
 import { preflight } from './preflight.js';
 import { ProcessLifecycleSensor, type LifecycleStats } from './sensors/process-lifecycle.js';
@@ -37,6 +39,8 @@ export interface RunOptions {
   stdout?: NodeJS.WritableStream;
   /** NATS URL(s): join the cluster (announce, receive bundles, ack); see transport/wire.ts. */
   nats?: string;
+  /** 'fallback' ignores LSM BPF, kprobes and fentry even where the kernel has them */
+  mechanisms: 'auto' | 'fallback';
   /** Where the last applied bundles are kept (with nats). */
   stateDir?: string;
 }
@@ -54,6 +58,7 @@ export function defaultRunOptions(): RunOptions {
     ringBytes: 4 * 1024 * 1024,
     ancestors: 0,
     statsIntervalMs: 60_000,
+    mechanisms: 'auto',
   };
 }
 
@@ -79,14 +84,7 @@ export function startSensor(o: RunOptions): RunningSensor {
   const logger = o.logger ?? createLogger();
   const bpffs = dirname(o.pinRoot); // the pin root is a directory Vigil creates inside a mounted bpffs
   preflight({ objectsDir: o.objectsDir, objects: ['process_lifecycle.bpf.o'], bpffs });
-
-  if (o.policyDir) {
-    const { policies, warnings } = readPolicyDir(o.policyDir);
-    for (const w of warnings) logger.warn({ file: w.file }, w.message);
-    for (const p of policies) {
-      logger.info({ policy: p.name, kind: p.kind, file: p.file }, 'policy read (observed only: enforcement is applied by the enforcement engine)');
-    }
-  }
+  const policyDir = o.policyDir ? readPolicyDir(o.policyDir) : undefined; // an unreadable directory fails here, in one line
 
   const clock = new KtimeClock();
   const formatter: EventFormatter = o.output === 'compact' ? new CompactFormatter() : new TetragonJsonFormatter(o.nodeName, clock);
@@ -105,6 +103,31 @@ export function startSensor(o: RunOptions): RunningSensor {
     onEvent: (ev) => sink.write(formatter.format(ev)),
   });
 
+  // Enforcement: the fallback engine (units start on first use, so a node without policies pays nothing).
+  const engine = new FallbackEnforcementEngine({
+    objectsDir: o.objectsDir,
+    pinRoot: o.pinRoot,
+    onDecision: (d) => {
+      const p = lifecycle.cache.byPidNow(d.pid) ?? lifecycle.cache.unknown(d.pid, d.tid, 0n);
+      sink.write(
+        formatter.format({
+          type: 'enforcement',
+          timeNs: BigInt(Date.now()) * 1_000_000n,
+          process: p,
+          parent: p.parent,
+          eventKind: 'process_lsm',
+          functionName: d.hook,
+          policyName: d.policyName,
+          action: d.action,
+          mechanism: d.mechanism,
+          detail: d.detail,
+        }),
+      );
+    },
+    onError: (err) => logger.warn({ err }, 'enforcement unit error'),
+  });
+  const localPolicies = policyDir ? applyPolicies(policyDir, { engine, objectsDir: o.objectsDir, mechanisms: o.mechanisms, logger }) : undefined;
+
   const logStats = () => {
     const s = lifecycle.stats();
     logger.info(
@@ -113,7 +136,7 @@ export function startSensor(o: RunOptions): RunningSensor {
     );
   };
   const transport = o.nats
-    ? startTransport({ natsUrl: o.nats, nodeName: o.nodeName, objectsDir: o.objectsDir, stateDir: o.stateDir ?? '/var/lib/vigil/sensor', logger }).catch((err: unknown) => {
+    ? startTransport({ natsUrl: o.nats, nodeName: o.nodeName, objectsDir: o.objectsDir, stateDir: o.stateDir ?? '/var/lib/vigil/sensor', logger, applier: engine }).catch((err: unknown) => {
         logger.error({ err }, 'NATS transport did not start');
         return undefined;
       })
@@ -129,6 +152,8 @@ export function startSensor(o: RunOptions): RunningSensor {
       stopped = true;
       if (timer) clearInterval(timer);
       void transport?.then((t) => t?.stop());
+      // Pinned kill and connect units stay armed in the kernel; fanotify stops with the process.
+      void (localPolicies ?? Promise.resolve()).then(() => engine.close());
       lifecycle.drain();
       logStats();
       lifecycle.close();

@@ -5,7 +5,8 @@
  * fallbacks cannot express is refused whole, with the reason, and the previous version keeps enforcing.
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { copyFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { copyFileSync, existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { compilePolicy, parsePolicy, type Bundle } from '@vigil/policy-schema';
@@ -15,6 +16,7 @@ import { nodeProfileFromCapabilities } from '../transport/node-profile.js';
 import { FallbackEnforcementEngine, type AttributedDecision } from './engine.js';
 
 const PIN_ROOT = `/sys/fs/bpf/vigil-engine-test-${process.pid}`;
+const CLI = join(BPF_OUT, '../../packages/sensor/dist/cli.js');
 let dir = '';
 let profile: ReturnType<typeof nodeProfileFromCapabilities>;
 
@@ -161,6 +163,25 @@ describe('fallback enforcement engine (real kernel)', () => {
     } finally {
       await engine.uninstall();
     }
+  });
+
+  it('kill rules stay armed after the sensor closes, and vigil-sensor uninstall removes them', async () => {
+    if (!capability('send_signal').available) return void process.stdout.write(`VIGIL-SKIP uninstall missing=send_signal reason=${capability('send_signal').reason}\n`);
+    const tool = join(dir, 'forbidden-after-close');
+    copyFileSync('/bin/true', tool);
+    const root = `${PIN_ROOT}-uninstall`;
+    const engine = new FallbackEnforcementEngine({ objectsDir: BPF_OUT, pinRoot: root });
+    using cg = new TestCgroup();
+    expect((await engine.apply(compile(execPolicy(tool)))).result).toBe('applied');
+    await engine.close(); // the sensor stops: the pinned exec kill stays
+    expect(vgTry(['exec', tool], cg.path).signal).toBe('SIGKILL');
+    const r = spawnSync(process.execPath, [CLI, 'uninstall', '--bpffs-root', root], { encoding: 'utf8' });
+    expect(r.status).toBe(0);
+    expect(r.stdout).toMatch(/^removed \d+ pins and directories:/);
+    expect(r.stdout).toContain(`${root}/enforce/exec-kill`);
+    expect(existsSync(root)).toBe(false);
+    expect(vgTry(['exec', tool], cg.path).status).toBe(0);
+    expect(spawnSync(process.execPath, [CLI, 'uninstall', '--bpffs-root', root], { encoding: 'utf8' }).stdout).toBe('nothing pinned: nothing to remove\n');
   });
 
   it('refuses a policy it cannot express, whole and with the reason, and the previous version keeps enforcing', async () => {

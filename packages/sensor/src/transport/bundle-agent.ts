@@ -33,6 +33,8 @@ export interface BundleAgentOptions {
   applier: BundleApplier;
   /** Local directory for the last applied bundles (created 0700). */
   stateDir: string;
+  /** fsync state files (default true; benchmarks co-locating many sensors turn it off). */
+  fsyncState?: boolean;
   logger: Logger;
   sensorVersion?: string;
   /** Wait between reconnect attempts (default 1000 ms). */
@@ -68,7 +70,7 @@ export class BundleAgent {
   private readonly now: () => Date;
 
   private constructor(private readonly opts: BundleAgentOptions) {
-    this.store = new StateStore(opts.stateDir);
+    this.store = new StateStore(opts.stateDir, opts.fsyncState ?? true);
     this.log = opts.logger.child({ component: 'bundle-agent', node: opts.node });
     this.now = opts.now ?? (() => new Date());
   }
