@@ -30,6 +30,8 @@ export interface OperatorOptions {
    */
   isLeader?: () => boolean;
   now?: () => Date;
+  /** Acks arriving within this window are rolled into one status write (default 50 ms). */
+  ackCoalesceMs?: number;
 }
 
 const PUBLISH = 'publish';
@@ -78,8 +80,9 @@ export class Operator {
       this.log,
       () => this.queue.add(PUBLISH),
       (uid) => {
+        // Acks of a rollout arrive in bursts (one per node): coalesce them into one status write per window.
         const key = this.keyOfUid.get(uid);
-        if (key) this.queue.add(key);
+        if (key) this.queue.addAfter(key, o.ackCoalesceMs ?? 50);
       },
     );
     await this.sensors.start();

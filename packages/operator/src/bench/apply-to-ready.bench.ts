@@ -47,7 +47,7 @@ async function system(nodes: number) {
   for (let i = 0; i < nodes; i++) await core.createNode({ body: { apiVersion: 'v1', kind: 'Node', metadata: { name: `node-${i}.bench.local` } } });
   const agents: BundleAgent[] = [];
   for (let i = 0; i < nodes; i++)
-    agents.push(await BundleAgent.start({ servers: nats.url, node: `node-${i}.bench.local`, profile: fullNodeProfile(), capabilities: [], applier: new RecordingApplier(), stateDir: join(dir, String(i)), logger: log }));
+    agents.push(await BundleAgent.start({ servers: nats.url, node: `node-${i}.bench.local`, profile: fullNodeProfile(), capabilities: [], applier: new RecordingApplier(), stateDir: join(dir, String(i)), logger: log, fsyncState: false }));
   await Promise.all(agents.map((a) => (a.syncCount > 0 ? undefined : a.nextSync())));
   const op = await Operator.start({ kubeconfig: kc, natsServers: nats.url, logger: log });
   return {
