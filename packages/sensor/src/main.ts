@@ -115,6 +115,7 @@ export function startSensor(o: RunOptions): RunningSensor {
           timeNs: BigInt(Date.now()) * 1_000_000n,
           process: p,
           parent: p.parent,
+          ancestors: o.ancestors > 0 ? lifecycle.cache.ancestors(p, o.ancestors + 1).slice(1) : undefined,
           eventKind: 'process_lsm',
           functionName: d.hook,
           policyName: d.policyName,

@@ -63,7 +63,7 @@ describe('Tetragon-compatible JSON', () => {
 
 describe('enforcement events', () => {
   const ev: SensorEvent = {
-    type: 'enforcement', timeNs: clock.wallNs(2_600_000_000n), process: child, parent, eventKind: 'process_lsm', functionName: 'file_open',
+    type: 'enforcement', timeNs: clock.wallNs(2_600_000_000n), process: child, parent, ancestors: undefined, eventKind: 'process_lsm', functionName: 'file_open',
     policyName: 'protect-secret', action: 'deny', mechanism: 'fanotify', detail: 'inode 12 dev 2049',
   };
   it('JSON carries Tetragon\'s process_lsm fields plus the mechanism', () => {
