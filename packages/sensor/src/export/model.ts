@@ -28,7 +28,7 @@ export interface EnforcementEvent {
   timeNs: bigint;
   process: ProcessInfo;
   parent: ProcessInfo | undefined;
-  ancestors: ProcessInfo[] | undefined;
+  ancestors?: ProcessInfo[] | undefined;
   /** process_lsm for lsmhooks, process_kprobe for kprobes */
   eventKind: 'process_lsm' | 'process_kprobe';
   /** the hook the policy declared (e.g. file_open) */
