@@ -57,7 +57,7 @@ struct {
  * Returns the first match of `rule` for (protocol, port) as rule id + 1 in the low 32 bits and its flags in bits
  * 32..39; 0 when none matches.
  */
-static __always_inline __u64 vg_net_match(const struct vg_net_rule *rule, __u32 protocol, __u32 port)
+static __always_inline __u64 vg_net_match(const struct vg_net_rule *rule, __u32 protocol, __u32 port, const __u8 bind)
 {
 	__u32 n = rule->count;
 
@@ -67,6 +67,8 @@ static __always_inline __u64 vg_net_match(const struct vg_net_rule *rule, __u32 
 
 		if (i >= n)
 			break;
+		if (!!(m->flags & VG_NET_BIND) != bind)
+			continue;
 		if (m->protocol && m->protocol != protocol)
 			continue;
 		if (port < m->port_lo || port > m->port_hi)
@@ -80,7 +82,7 @@ static __always_inline __u64 vg_net_match(const struct vg_net_rule *rule, __u32 
  * 1: allow, 0: deny (EPERM). `v4` must be a constant: the v4 hooks may not read user_ip6 (the verifier refuses
  * the context access), so each hook gets only its own branch.
  */
-static __always_inline int vg_sock_check(struct bpf_sock_addr *ctx, __u32 mech, const int v4)
+static __always_inline int vg_sock_check(struct bpf_sock_addr *ctx, __u32 mech, const int v4, const __u8 bind)
 {
 	struct vg_enforce_stats *st = vg_enf_stats_get();
 	struct vg_net_rule *rule;
@@ -118,7 +120,7 @@ static __always_inline int vg_sock_check(struct bpf_sock_addr *ctx, __u32 mech, 
 	}
 	if (!rule)
 		return 1;
-	hit = vg_net_match(rule, protocol, port);
+	hit = vg_net_match(rule, protocol, port, bind);
 	if (!hit)
 		return 1;
 	cgid = bpf_get_current_cgroup_id();
@@ -152,25 +154,38 @@ static __always_inline int vg_sock_check(struct bpf_sock_addr *ctx, __u32 mech, 
 SEC("cgroup/connect4")
 int vg_connect4(struct bpf_sock_addr *ctx)
 {
-	return vg_sock_check(ctx, VG_MECH_CONNECT4, 1);
+	return vg_sock_check(ctx, VG_MECH_CONNECT4, 1, 0);
 }
 
 SEC("cgroup/connect6")
 int vg_connect6(struct bpf_sock_addr *ctx)
 {
-	return vg_sock_check(ctx, VG_MECH_CONNECT6, 0);
+	return vg_sock_check(ctx, VG_MECH_CONNECT6, 0, 0);
 }
 
 SEC("cgroup/sendmsg4")
 int vg_sendmsg4(struct bpf_sock_addr *ctx)
 {
-	return vg_sock_check(ctx, VG_MECH_SENDMSG4, 1);
+	return vg_sock_check(ctx, VG_MECH_SENDMSG4, 1, 0);
 }
 
 SEC("cgroup/sendmsg6")
 int vg_sendmsg6(struct bpf_sock_addr *ctx)
 {
-	return vg_sock_check(ctx, VG_MECH_SENDMSG6, 0);
+	return vg_sock_check(ctx, VG_MECH_SENDMSG6, 0, 0);
+}
+
+/* bind(2): the local address and port; rules flagged VG_NET_BIND only. */
+SEC("cgroup/bind4")
+int vg_bind4(struct bpf_sock_addr *ctx)
+{
+	return vg_sock_check(ctx, VG_MECH_BIND4, 1, 1);
+}
+
+SEC("cgroup/bind6")
+int vg_bind6(struct bpf_sock_addr *ctx)
+{
+	return vg_sock_check(ctx, VG_MECH_BIND6, 0, 1);
 }
 
 /* socket(2) in a scoped cgroup: 1 allow, 0 deny (EPERM). sock_create sees only the family, type and protocol. */
@@ -215,12 +230,12 @@ int vg_sock_create(struct bpf_sock *sk)
 	return 0;
 }
 
-/* connect, sendto, sendmsg, sendmmsg (x86_64); socketcall, connect, sendto, sendmsg, sendmmsg (ia32). */
+/* connect, sendto, sendmsg, sendmmsg, bind (x86_64); socketcall, connect, sendto, sendmsg, sendmmsg, bind (ia32). */
 static __always_inline int vg_is_net_nr(long nr, int compat)
 {
 	if (compat)
-		return nr == 102 || nr == 362 || nr == 369 || nr == 370 || nr == 345;
-	return nr == 42 || nr == 44 || nr == 46 || nr == 307;
+		return nr == 102 || nr == 362 || nr == 369 || nr == 370 || nr == 345 || nr == 361;
+	return nr == 42 || nr == 44 || nr == 46 || nr == 307 || nr == 49;
 }
 
 SEC("tp_btf/sys_exit")

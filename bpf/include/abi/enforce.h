@@ -25,6 +25,8 @@ enum vg_enforce_mech {
 	VG_MECH_EXEC_KILL = 5, /* tp_btf/sched_process_exec + bpf_send_signal(SIGKILL) */
 	VG_MECH_OPEN_KILL = 6, /* tp_btf/sys_exit of an open syscall + SIGKILL */
 	VG_MECH_SOCK_CREATE = 7, /* cgroup/sock_create: socket(2) fails with EPERM */
+	VG_MECH_BIND4 = 8, /* cgroup/bind4: bind(2) fails with EPERM */
+	VG_MECH_BIND6 = 9,
 };
 
 /* What the kernel did. */
@@ -52,6 +54,7 @@ struct vg_net_key6 {
 /* Flags of a connect match. */
 enum vg_net_flags {
 	VG_NET_KILL = 1 << 0, /* Sigkill action: deny, and kill the caller at the syscall's exit */
+	VG_NET_BIND = 1 << 1, /* a bind rule (local address and port): only bind4/bind6 use it, connect/sendmsg skip it */
 };
 
 /* One (protocol, port range) of a CIDR: matches when protocol is 0 or equal and lo <= port <= hi. */

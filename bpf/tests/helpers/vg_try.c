@@ -4,6 +4,7 @@
 //   vg_try [--cgroup DIR] connect ADDR PORT     TCP connect (AF_INET or AF_INET6 by the address)
 //   vg_try [--cgroup DIR] sendto ADDR PORT      one unconnected UDP datagram
 //   vg_try [--cgroup DIR] tconnect ADDR PORT    TCP connect from a second thread
+//   vg_try [--cgroup DIR] bind ADDR PORT        bind a TCP socket
 //   vg_try [--cgroup DIR] socket inet|inet6 stream|dgram|raw [PROTO]   socket(2)
 //   vg_try [--cgroup DIR] open PATH             open O_RDONLY and read one byte
 //   vg_try [--cgroup DIR] openat2 PATH          the same through openat2(2)
@@ -156,6 +157,20 @@ int main(int argc, char **argv)
 		pthread_join(th, NULL);
 		errno = t.err;
 		if (t.err)
+			return fail();
+		printf("ok\n");
+		return 0;
+	}
+	if (!strcmp(mode, "bind")) {
+		struct sockaddr_storage ss;
+		socklen_t len;
+		int family = addr_of(arg, argc - i > 2 ? atoi(argv[i + 2]) : 0, &ss, &len);
+		int s = socket(family, SOCK_STREAM, 0), one = 1;
+
+		if (s < 0)
+			return fail();
+		setsockopt(s, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+		if (bind(s, (struct sockaddr *)&ss, len) < 0)
 			return fail();
 		printf("ok\n");
 		return 0;

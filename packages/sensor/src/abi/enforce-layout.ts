@@ -18,12 +18,14 @@ export const Mechanism = {
   EXEC_KILL: 5,
   OPEN_KILL: 6,
   SOCK_CREATE: 7,
+  BIND4: 8,
+  BIND6: 9,
 } as const;
 export type MechanismValue = (typeof Mechanism)[keyof typeof Mechanism];
 
 export const Action = { DENY: 1, KILL: 2, DENY_KILL: 3 } as const;
 
-export const NetFlags = { KILL: 1 << 0 } as const;
+export const NetFlags = { KILL: 1 << 0, BIND: 1 << 1 } as const;
 export type ActionValue = (typeof Action)[keyof typeof Action];
 
 export const enforceEnums: Record<string, Record<string, number>> = {
@@ -36,9 +38,11 @@ export const enforceEnums: Record<string, Record<string, number>> = {
     VG_MECH_EXEC_KILL: Mechanism.EXEC_KILL,
     VG_MECH_OPEN_KILL: Mechanism.OPEN_KILL,
     VG_MECH_SOCK_CREATE: Mechanism.SOCK_CREATE,
+    VG_MECH_BIND4: Mechanism.BIND4,
+    VG_MECH_BIND6: Mechanism.BIND6,
   },
   vg_enforce_action: { VG_ACTION_DENY: Action.DENY, VG_ACTION_KILL: Action.KILL, VG_ACTION_DENY_KILL: Action.DENY_KILL },
-  vg_net_flags: { VG_NET_KILL: NetFlags.KILL },
+  vg_net_flags: { VG_NET_KILL: NetFlags.KILL, VG_NET_BIND: NetFlags.BIND },
 };
 
 export const NetKey4 = koffi.struct({ prefixlen: 'uint32_t', addr: koffi.array('uint8_t', 4) });

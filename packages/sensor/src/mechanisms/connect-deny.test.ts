@@ -207,4 +207,30 @@ describe('connect deny (cgroup connect4/connect6/sendmsg4/sendmsg6, real kernel)
       ['sock_create', 8, 6, 17],
     ]);
   });
+
+  it('denies bind() to a denied local port (bind4/bind6) without touching connects to it', () => {
+    if (missing()) return;
+    using cg = new TestCgroup();
+    const decisions: EnforcementDecision[] = [];
+    using cd = ConnectDeny.start({ objectPath: OBJECT, cgroup: cg.path, onDecision: (d) => decisions.push(d) });
+    const p = String(port === 65535 ? 1024 : port + 1);
+    cd.setDenySet([
+      { id: 3, cidr: '0.0.0.0/0', ports: [[Number(p), Number(p)]], hook: 'bind' },
+      { id: 4, cidr: '::/0', ports: [[Number(p), Number(p)]], hook: 'bind' },
+    ]);
+    expect(vgTry(['bind', '127.0.0.1', p], cg.path).out).toBe('EPERM');
+    expect(vgTry(['bind', '0.0.0.0', p], cg.path).out).toBe('EPERM');
+    expect(vgTry(['bind', '::', p], cg.path).out).toBe('EPERM');
+    expect(vgTry(['bind', '::ffff:127.0.0.1', p], cg.path).out).toBe('EPERM'); // v4-mapped: the v4 rule
+    expect(vgTry(['bind', '127.0.0.1', '0'], cg.path).out).toBe('ok'); // another port
+    expect(vgTry(['sendto', '127.0.0.1', p], cg.path).out).toBe('ok'); // bind rules do not apply to destinations
+    expect(vgTry(['bind', '127.0.0.1', p]).out).toBe('ok'); // outside the cgroup
+    cd.drain();
+    expect(decisions.map((d) => [d.mechanism, d.ruleId])).toEqual([
+      ['bind4', 3],
+      ['bind4', 3],
+      ['bind6', 4],
+      ['bind6', 3],
+    ]);
+  });
 });

@@ -2,7 +2,8 @@
  * Connect deny, the network mechanism for kernels without kprobes or LSM BPF: bpf/progs/sock_cgroup.bpf.o's
  * cgroup/connect4, connect6, sendmsg4 and sendmsg6 programs, attached on a cgroup v2 directory (default: the v2
  * mount's root, i.e. every process), make connect() and unconnected UDP sendto()/sendmsg() to a denied
- * destination fail with EPERM before any packet leaves; cgroup/sock_create denies socket(2) by family, type and
+ * destination fail with EPERM before any packet leaves; bind4/bind6 refuse bind() to denied local addresses and
+ * ports (rules with hook 'bind'); cgroup/sock_create denies socket(2) by family, type and
  * protocol (setSocketDenySet). IPv4-mapped IPv6 destinations are judged by the IPv4
  * rules. Tasks in exempt cgroups (default: the sensor's own) are never denied.
  *
@@ -27,7 +28,7 @@ export interface ConnectDenyOptions {
   /** cgroup ids never denied; default: this process's cgroup (never deny the sensor) */
   exemptCgroupIds?: readonly bigint[];
   /** which hooks to attach; default all four */
-  hooks?: ReadonlyArray<'connect4' | 'connect6' | 'sendmsg4' | 'sendmsg6' | 'sock_create'>;
+  hooks?: ReadonlyArray<'connect4' | 'connect6' | 'sendmsg4' | 'sendmsg6' | 'bind4' | 'bind6' | 'sock_create'>;
   /** decision ring buffer bytes (power of two ≥ page size); default 256 KiB */
   ringBytes?: number;
   onDecision?: (d: EnforcementDecision) => void;
@@ -40,7 +41,7 @@ export interface ConnectDenyOptions {
   pinDir?: string;
 }
 
-const ALL_HOOKS = ['connect4', 'connect6', 'sendmsg4', 'sendmsg6', 'sock_create'] as const;
+const ALL_HOOKS = ['connect4', 'connect6', 'sendmsg4', 'sendmsg6', 'bind4', 'bind6', 'sock_create'] as const;
 
 export class ConnectDeny implements Disposable {
   private readonly obj: BpfObject;

@@ -8,7 +8,7 @@ import { EnforceError } from './errors.js';
 import { formatV6 } from './net-rules.js';
 import { MappedRingBuffer, type BpfObject, type RingView } from '../libbpf/index.js';
 
-export type MechanismName = 'connect4' | 'connect6' | 'sendmsg4' | 'sendmsg6' | 'exec_kill' | 'open_kill' | 'sock_create';
+export type MechanismName = 'connect4' | 'connect6' | 'sendmsg4' | 'sendmsg6' | 'exec_kill' | 'open_kill' | 'sock_create' | 'bind4' | 'bind6';
 
 const MECH_NAMES: Record<number, MechanismName> = {
   [Mechanism.CONNECT4]: 'connect4',
@@ -18,6 +18,8 @@ const MECH_NAMES: Record<number, MechanismName> = {
   [Mechanism.EXEC_KILL]: 'exec_kill',
   [Mechanism.OPEN_KILL]: 'open_kill',
   [Mechanism.SOCK_CREATE]: 'sock_create',
+  [Mechanism.BIND4]: 'bind4',
+  [Mechanism.BIND6]: 'bind6',
 };
 
 export interface EnforcementDecision {

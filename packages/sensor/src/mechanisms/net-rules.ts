@@ -4,7 +4,8 @@
  *   vg_net_v4 key  = u32 prefixlen (host order, 0..32)  · u8 addr[4]  (network order, host bits zero)
  *   vg_net_v6 key  = u32 prefixlen (host order, 0..128) · u8 addr[16]
  *   value          = u32 count · u32 0 · count × { u16 port_lo · u16 port_hi · u8 protocol · u8 flags · u16 0 · u32 rule_id }
- *                    (flags: 1 = VG_NET_KILL, deny and SIGKILL the caller at the syscall's exit)
+ *                    (flags: 1 = VG_NET_KILL, deny and SIGKILL the caller at the syscall's exit;
+ *                     2 = VG_NET_BIND, a bind rule: bind4/6 use only these, connect/sendmsg only the others)
  *                    (then zeroes up to NET_MATCH_MAX entries)
  *
  * An LPM trie returns only the longest prefix that contains the destination, so each CIDR's value carries the
@@ -25,8 +26,13 @@ export interface NetDenyRule {
   ports?: ReadonlyArray<readonly [number, number]>;
   /** absent: TCP and UDP */
   protocol?: 'tcp' | 'udp';
-  /** 'deny' (default): EPERM; 'kill': EPERM and SIGKILL at the exit of the connect/send syscall */
+  /** 'deny' (default): EPERM; 'kill': EPERM and SIGKILL at the exit of the connect/send/bind syscall */
   action?: 'deny' | 'kill';
+  /**
+   * 'connect' (default): destinations of connect() and unconnected sendto()/sendmsg(); 'bind': local addresses
+   * and ports of bind() (0.0.0.0/0 or ::/0 with a port range denies binding those ports on any address).
+   */
+  hook?: 'connect' | 'bind';
 }
 
 export interface NetEntry {
@@ -135,7 +141,7 @@ export function compileNetDenySet(rules: readonly NetDenyRule[]): NetEntry[] {
   const out: NetEntry[] = [];
   for (const k of keys.values()) {
     const matches = parsed.filter((p) => contains(p.cidr, k)).flatMap((p) =>
-      p.ports.map(([lo, hi]) => ({ lo, hi, proto: p.rule.protocol ? PROTO[p.rule.protocol] : 0, flags: p.rule.action === 'kill' ? NetFlags.KILL : 0, id: p.rule.id })),
+      p.ports.map(([lo, hi]) => ({ lo, hi, proto: p.rule.protocol ? PROTO[p.rule.protocol] : 0, flags: (p.rule.action === 'kill' ? NetFlags.KILL : 0) | (p.rule.hook === 'bind' ? NetFlags.BIND : 0), id: p.rule.id })),
     );
     if (matches.length > NET_MATCH_MAX) {
       throw new EnforceError(
