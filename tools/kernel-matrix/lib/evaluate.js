@@ -167,7 +167,9 @@ export function formatReport(result) {
     })]));
   }
   out.push('', '### Tests', '', row(['test', ...heads]), sep(heads.length + 1));
-  for (const [id, byKernel] of [...result.tests].sort(([a], [b]) => a.localeCompare(b))) {
+  // Tests pending everywhere (filtered out by a suite's testNamePattern, or test.skip) are counted, not listed.
+  const listed = [...result.tests].filter(([, byKernel]) => [...byKernel.values()].some((c) => c.status !== 'pending'));
+  for (const [id, byKernel] of listed.sort(([a], [b]) => a.localeCompare(b))) {
     out.push(row([id, ...result.kernels.map((k) => {
       const c = byKernel.get(k.name);
       if (!c) return '—';

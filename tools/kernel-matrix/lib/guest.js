@@ -9,6 +9,7 @@ import { spawn } from 'node:child_process';
 import { clearTimeout, setTimeout } from 'node:timers';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { StringDecoder } from 'node:string_decoder';
 import { join } from 'node:path';
 import { repoRoot } from './paths.js';
 
@@ -97,14 +98,15 @@ export function runCommand(kernel, argv, opts = {}) {
     let timedOut = false;
     const splitter = () => {
       let rest = '';
+      const decoder = new StringDecoder('utf8'); // a multi-byte character can straddle two chunks
       return {
         push(chunk) {
-          rest += chunk.toString('utf8');
+          rest += decoder.write(chunk);
           const lines = rest.split('\n');
           rest = lines.pop();
           for (const raw of lines) emit(raw);
         },
-        flush() { if (rest) emit(rest); rest = ''; },
+        flush() { rest += decoder.end(); if (rest) emit(rest); rest = ''; },
       };
     };
     const emit = (raw) => {

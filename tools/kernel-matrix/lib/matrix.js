@@ -40,6 +40,7 @@ function suiteArgv(suite) {
     '--runInBand', '--ci', '--config', 'tools/kernel-matrix/jest.config.js',
     '--cacheDirectory', '.cache/kernel-matrix/jest-cache',
     '--json', '--outputFile', `{ctl}/jest-${suite.name}.json`,
+    ...(suite.testNamePattern ? ['--testNamePattern', suite.testNamePattern] : []),
     ...suite.jest,
   ];
 }
