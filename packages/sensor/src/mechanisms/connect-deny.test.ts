@@ -233,4 +233,15 @@ describe('connect deny (cgroup connect4/connect6/sendmsg4/sendmsg6, real kernel)
       ['bind6', 3],
     ]);
   });
+
+  it('keeps denying while the ring buffer is full (the verdict does not depend on the record)', () => {
+    if (missing()) return;
+    using cg = new TestCgroup();
+    using cd = ConnectDeny.start({ objectPath: OBJECT, cgroup: cg.path, ringBytes: 4096 });
+    cd.setDenySet([{ id: 1, cidr: '127.0.0.77' }]);
+    const n = 40; // 4096 bytes hold about 30 decision records; nothing consumes them during spawnSync
+    const outs = Array.from({ length: n }, () => vgTry(['sendto', '127.0.0.77', String(port)], cg.path).out);
+    expect(outs.filter((o) => o === 'EPERM')).toHaveLength(n);
+    expect(cd.counters().emitFail).toBeGreaterThan(0n);
+  });
 });

@@ -193,4 +193,15 @@ describe('exec kill (tp_btf sched_process_exec + SIGKILL, real kernel)', () => {
       rmSync(base, { recursive: true, force: true });
     }
   });
+
+  it('keeps killing while the ring buffer is full (the kill comes before the reservation)', () => {
+    if (missing()) return;
+    using cg = new TestCgroup();
+    using ek = ExecKill.start({ objectPath: OBJECT, ringBytes: 4096 });
+    ek.setDenySet([{ id: 1, path: denied }]);
+    const n = 40;
+    const signals = Array.from({ length: n }, () => vgTry(['exec', denied], cg.path).signal);
+    expect(signals.filter((s) => s === 'SIGKILL')).toHaveLength(n);
+    expect(ek.counters().emitFail).toBeGreaterThan(0n);
+  });
 });
