@@ -124,17 +124,22 @@ export class BundleAgent {
 
   private connectLoop(): void {
     void (async () => {
-      try {
-        this.nc = await connect({
-          servers: this.opts.servers,
-          name: `vigil-sensor ${this.opts.node}`,
-          maxReconnectAttempts: -1,
-          reconnectTimeWait: this.opts.reconnectTimeWaitMs ?? 1000,
-          waitOnFirstConnect: true,
-        });
-      } catch (e) {
-        this.log.error({ err: e }, 'cannot connect to NATS');
-        return;
+      // The first connection is retried here rather than with nats.js's waitOnFirstConnect, which cannot be
+      // cancelled: a sensor stopped while NATS is unreachable must not leave a connect attempt running.
+      const wait = this.opts.reconnectTimeWaitMs ?? 1000;
+      for (let attempt = 0; !this.nc; attempt++) {
+        if (this.stopped) return;
+        try {
+          this.nc = await connect({
+            servers: this.opts.servers,
+            name: `vigil-sensor ${this.opts.node}`,
+            maxReconnectAttempts: -1,
+            reconnectTimeWait: wait,
+          });
+        } catch (e) {
+          if (attempt === 0) this.log.warn({ err: e }, 'cannot connect to NATS yet; retrying (applied bundles keep enforcing)');
+          await new Promise((r) => setTimeout(r, wait));
+        }
       }
       if (this.stopped) {
         await this.nc.close();
