@@ -13,6 +13,7 @@ import { TetragonJsonFormatter } from './export/json.js';
 import type { EventFormatter } from './export/model.js';
 import { RotatingFileSink, StreamSink, type LineSink } from './export/writer.js';
 import { FallbackEnforcementEngine } from './enforce/engine.js';
+import { ensureOwnCgroup } from './enforce/own-cgroup.js';
 import { applyPolicies } from './enforce/standalone.js';
 import { readPolicyDir } from './policy/policy-dir.js';
 import { preflight } from './preflight.js';
@@ -104,9 +105,12 @@ export function startSensor(o: RunOptions): RunningSensor {
   });
 
   // Enforcement: the fallback engine (units start on first use, so a node without policies pays nothing).
+  const own = policyDir || o.nats ? ensureOwnCgroup() : undefined;
+  if (own?.moved) logger.info({ cgroup: own.path }, 'moved the sensor into its own cgroup so that exempting it exempts nothing else');
   const engine = new FallbackEnforcementEngine({
     objectsDir: o.objectsDir,
     pinRoot: o.pinRoot,
+    ...(own ? { exemptCgroupIds: [own.id] } : {}),
     onDecision: (d) => {
       const p = lifecycle.cache.byPidNow(d.pid) ?? lifecycle.cache.unknown(d.pid, d.tid, 0n);
       sink.write(

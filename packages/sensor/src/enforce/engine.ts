@@ -42,6 +42,8 @@ export interface FallbackEngineOptions {
   pinRoot: string;
   onDecision?: (d: AttributedDecision) => void;
   onError?: (err: unknown) => void;
+  /** cgroups never denied or killed; default: the calling process's cgroup (see own-cgroup.ts) */
+  exemptCgroupIds?: readonly bigint[];
 }
 
 interface Applied {
@@ -161,16 +163,17 @@ export class FallbackEnforcementEngine implements BundleApplier {
       }
     }
     const { objectsDir } = this.opts;
+    const exempt = this.opts.exemptCgroupIds ? { exemptCgroupIds: this.opts.exemptCgroupIds } : {};
     if (connect.length > 0 || this.connect) {
-      this.connect ??= ConnectDeny.start({ objectPath: join(objectsDir, 'sock_cgroup.bpf.o'), pinDir: this.pinDir('connect'), onDecision: (d) => this.decision('cgroup_sock', 'socket_connect', d), onError: this.opts.onError });
+      this.connect ??= ConnectDeny.start({ objectPath: join(objectsDir, 'sock_cgroup.bpf.o'), ...exempt, pinDir: this.pinDir('connect'), onDecision: (d) => this.decision('cgroup_sock', 'socket_connect', d), onError: this.opts.onError });
       this.connect.setDenySet(connect);
     }
     if (exec.length > 0 || this.execKill) {
-      this.execKill ??= ExecKill.start({ objectPath: join(objectsDir, 'exec_kill.bpf.o'), pinDir: this.pinDir('exec-kill'), onDecision: (d) => this.decision('tp_btf', 'bprm_check_security', d), onError: this.opts.onError });
+      this.execKill ??= ExecKill.start({ objectPath: join(objectsDir, 'exec_kill.bpf.o'), ...exempt, pinDir: this.pinDir('exec-kill'), onDecision: (d) => this.decision('tp_btf', 'bprm_check_security', d), onError: this.opts.onError });
       this.execKill.setDenySet(exec);
     }
     if (open.length > 0 || this.openKill) {
-      this.openKill ??= OpenKill.start({ objectPath: join(objectsDir, 'open_kill.bpf.o'), pinDir: this.pinDir('open-kill'), onDecision: (d) => this.decision('tp_btf', 'file_open', d), onError: this.opts.onError });
+      this.openKill ??= OpenKill.start({ objectPath: join(objectsDir, 'open_kill.bpf.o'), ...exempt, pinDir: this.pinDir('open-kill'), onDecision: (d) => this.decision('tp_btf', 'file_open', d), onError: this.opts.onError });
       this.openKill.setDenySet(open);
     }
     if (open.length > 0 || this.fanotify) {
