@@ -40,8 +40,18 @@ export class SensorState {
     const js = this.nc.jetstream();
     const nodes = await js.views.kv(NODES_BUCKET);
     const acks = await js.views.kv(ACKS_BUCKET);
-    this.watches = [await nodes.watch({ key: 'node.>' }), await acks.watch({ key: 'ack.>' })];
-    for (const w of this.watches) void this.consume(w);
+    // The first publish must see every announced node: planning with a partial view would tombstone the
+    // assignments of nodes not yet read. Wait until both watches delivered the buckets' current state.
+    const initial: Promise<void>[] = [];
+    const watchFrom = async (kv: typeof nodes, key: string): Promise<QueuedIterator<KvEntry>> => {
+      let done: () => void = () => undefined;
+      initial.push(new Promise<void>((r) => (done = r)));
+      const w = await kv.watch({ key, initializedFn: () => done() });
+      void this.consume(w);
+      return w;
+    };
+    this.watches = [await watchFrom(nodes, 'node.>'), await watchFrom(acks, 'ack.>')];
+    await Promise.all(initial);
   }
 
   private async consume(w: QueuedIterator<KvEntry>): Promise<void> {

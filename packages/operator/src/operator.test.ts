@@ -109,4 +109,27 @@ describe('operator ↔ sensors over NATS, status through the test API server', (
     await eventually(() => (applier.active.has(uid) ? undefined : true), 'removed on the node');
     expect(applier.calls.at(-1)).toEqual({ op: 'remove', policyUid: uid });
   });
+
+  it('a restarted operator converges with no duplicate publish; after a NATS restart operator and sensors resync', async () => {
+    await sys.custom.createClusterCustomObject({ ...G, body: policyBody('restart', 8080) });
+    // node-b refuses (previous test): applied on node-a, failed on node-b
+    await until('restart', (p) => p.status?.nodes?.applied === 1 && p.status.nodes.failed === 1, 'rolled out');
+    await op.idle();
+    await op.stop();
+    op = await sys.startOperator();
+    await op.idle();
+    await new Promise((r) => setTimeout(r, 200));
+    await op.idle();
+    const kv = op.stats().kv;
+    expect({ created: kv.created, updated: kv.updated, deleted: kv.deleted }).toEqual({ created: 0, updated: 0, deleted: 0 });
+    expect(kv.unchanged).toBeGreaterThan(0);
+
+    await sys.nats.restart();
+    await sys.custom.patchClusterCustomObject({ ...G, name: 'restart', body: [{ op: 'replace', path: '/spec/kprobes/0/selectors/0/matchArgs/0/values', value: ['8443'] }] });
+    const p = await eventually(async () => {
+      const x = await get('restart');
+      return x.status?.observedGeneration === 2 && x.status.nodes?.applied === 1 ? x : undefined;
+    }, 'generation 2 applied after the NATS restart');
+    expect(applier.active.get(p.metadata?.uid ?? '')?.version.generation).toBe(2);
+  });
 });

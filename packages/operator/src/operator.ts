@@ -50,6 +50,7 @@ export class Operator {
   private issues = new Map<string, PolicyIssue[]>();
   private readonly keyOfUid = new Map<string, string>();
   private readonly generationOfUid = new Map<string, number>();
+  private synced = false;
   private readonly log: Logger;
   publishes = 0;
 
@@ -121,6 +122,8 @@ export class Operator {
     });
     this.nodes = startWatched<V1Node>({ ...common, path: '/api/v1/nodes', list: () => core.listNode(), onChange: () => this.queue.add(PUBLISH) });
     await Promise.all([this.clusterPolicies.synced, this.namespacedPolicies.synced, this.nodes.synced]);
+    // Nothing is reconciled from a partial view (a publish missing policies or nodes would tombstone them).
+    this.synced = true;
     this.queue.add(PUBLISH);
   }
 
@@ -165,7 +168,7 @@ export class Operator {
   }
 
   private async handle(key: string): Promise<void> {
-    if (!this.isLeader) return;
+    if (!this.synced || !this.isLeader) return; // run() queues a full pass once synced
     if (key === PUBLISH) {
       const policies = this.policies();
       const { plan, issues } = this.compile.compile(policies, this.targetNodes());

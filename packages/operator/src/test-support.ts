@@ -84,7 +84,7 @@ export async function startSystem(opts: { logLevel?: string } = {}): Promise<Sys
   };
 }
 
-export async function eventually<T>(fn: () => Promise<T | undefined> | T | undefined, what: string, ms = 10_000): Promise<T> {
+export async function eventually<T>(fn: () => Promise<T | undefined> | T | undefined, what: string, ms = 30_000): Promise<T> {
   const end = Date.now() + ms;
   let last: unknown;
   for (;;) {
