@@ -4,7 +4,9 @@
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { randomInt } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { pino } from 'pino';
@@ -135,9 +137,14 @@ describe('process lifecycle sensor (real kernel)', () => {
 
   it('knows a process started before the sensor as a parent, with its binary', async () => {
     const n = randomInt(1, 1_000_000);
-    const sh = track(spawn('/bin/sh', ['-c', `sleep 1; /bin/echo early-${n}`]));
-    await new Promise((r) => setTimeout(r, 200)); // sh is running before the sensor starts
+    // sh runs before the sensor starts and execs echo only once the sensor is attached (a go file), so the test
+    // holds however slowly the sensor starts (TCG guests are slow).
+    const go = join(tmpdir(), `vigil-go-${process.pid}-${n}`);
+    const script = `while [ ! -e ${go} ]; do sleep 0.05; done; /bin/echo early-${n}`;
+    const sh = track(spawn('/bin/sh', ['-c', script]));
+    await new Promise((r) => setTimeout(r, 200));
     const h = new Harness();
+    writeFileSync(go, '');
     try {
       const echo = await h.waitFor(
         () => h.events.find((e) => e.type === 'process_exec' && e.process.binary === '/usr/bin/echo' && e.process.args[0] === `early-${n}`),
@@ -146,19 +153,22 @@ describe('process lifecycle sensor (real kernel)', () => {
       );
       expect(echo.parent?.pid).toBe(sh.pid);
       expect(echo.parent?.binary).toBe('/usr/bin/dash');
-      expect(echo.parent?.args).toEqual(['-c', `sleep 1; /bin/echo early-${n}`]);
+      expect(echo.parent?.args).toEqual(['-c', script]);
       expect(echo.parent?.flags).toBeGreaterThan(0);
       expect(h.sensor.cache.execIdOf(echo.parent as NonNullable<typeof echo.parent>)).toBe(h.sensor.cache.parentExecIdOf(echo.process));
     } finally {
       h.close();
+      rmSync(go, { force: true });
     }
   });
 
   it('seeds from /proc where the kernel has no task iterator, with identity times from the kernel clock ticks', async () => {
-    const early = track(spawn('/bin/sh', ['-c', 'sleep 1; /bin/echo seeded']));
+    const go = join(tmpdir(), `vigil-go-procfs-${process.pid}`);
+    const early = track(spawn('/bin/sh', ['-c', `while [ ! -e ${go} ]; do sleep 0.05; done; /bin/echo seeded`]));
     await new Promise((r) => setTimeout(r, 200));
     const root = `${PIN_ROOT}-procfs`;
     const h = new Harness({ seed: 'procfs', pinRoot: root });
+    writeFileSync(go, '');
     try {
       const st = h.sensor.stats();
       expect(st.seedMethod).toBe('procfs');
@@ -172,6 +182,7 @@ describe('process lifecycle sensor (real kernel)', () => {
     } finally {
       h.close();
       rmSync(root, { recursive: true, force: true });
+      rmSync(go, { force: true });
     }
   });
 
