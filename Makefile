@@ -19,6 +19,7 @@ test: setup
 	pnpm typecheck
 	pnpm test
 	./scripts/test-node24.sh
+	pnpm test:kernels --jobs 2
 
 # The real-kernel suites on the host kernel and stock Debian kernels in qemu guests (docs/kernel-matrix.md).
 test-kernels: setup
