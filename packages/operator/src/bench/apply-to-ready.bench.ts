@@ -125,4 +125,5 @@ if (!process.env['VIGIL_BENCH_SCALE_ONLY']) {
   await applyToReady(10);
   await applyToReady(100);
 }
-await scale(Number(process.env['VIGIL_BENCH_POLICIES'] ?? 1000), Number(process.env['VIGIL_BENCH_NODES'] ?? 100));
+// 1,000 x 100 (the size) did not finish within 10 min with 100 sensors co-located in this process; see docs/benchmarks.md.
+await scale(Number(process.env['VIGIL_BENCH_POLICIES'] ?? 200), Number(process.env['VIGIL_BENCH_NODES'] ?? 100));
