@@ -3,7 +3,9 @@
  * and with `vigil-sensor run` (JSON to a pipe that is drained), alternating A/B rounds to spread the VM's noise.
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { median, report } from './report.js';
 
@@ -20,9 +22,9 @@ function loop(): number {
 }
 
 async function withSensor<T>(f: () => T): Promise<T> {
-  const s = spawn(process.execPath, [CLI, 'run', '--bpffs-root', pinRoot, '--stats-interval', '0'], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let lines = 0;
-  s.stdout.on('data', (d: Buffer) => (lines += d.toString().split('\n').length - 1));
+  // Events go to a file (a pipe would fill while this process waits in spawnSync, and the sensor would buffer).
+  const out = join(mkdtempSync(join(tmpdir(), 'vigil-bench-')), 'events.json');
+  const s = spawn(process.execPath, [CLI, 'run', '--bpffs-root', pinRoot, '--stats-interval', '0', '--export-file', out], { stdio: ['ignore', 'ignore', 'pipe'] });
   await new Promise<void>((resolve, reject) => {
     let err = '';
     s.stderr.on('data', (d: Buffer) => {
@@ -38,6 +40,8 @@ async function withSensor<T>(f: () => T): Promise<T> {
     s.kill('SIGTERM');
     await new Promise((r) => s.once('exit', r));
   }
+  const lines = readFileSync(out, 'utf8').split('\n').length - 1;
+  rmSync(dirname(out), { recursive: true, force: true });
   if (lines < EXECS) throw new Error(`sensor printed only ${lines} events for ${EXECS} execs`);
   return result;
 }
