@@ -1,9 +1,9 @@
 /** Checks run before anything is loaded, each failing with one line that names the fix. */
-import { existsSync, statfsSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { SensorError } from './errors.js';
+import { isBpffs } from './fs-magic.js';
 
-const BPF_FS_MAGIC = 0xcafe4a11;
 
 export interface PreflightOptions {
   objectsDir: string;
@@ -22,13 +22,7 @@ export function preflight(o: PreflightOptions): void {
   if (!existsSync(btf)) {
     throw new SensorError('NO_BTF', `this kernel exposes no BTF (${btf} is missing); Vigil's CO-RE programs need a kernel built with CONFIG_DEBUG_INFO_BTF=y`);
   }
-  let type: number | undefined;
-  try {
-    type = Number(statfsSync(o.bpffs).type);
-  } catch {
-    type = undefined;
-  }
-  if (type !== BPF_FS_MAGIC) {
+  if (!isBpffs(o.bpffs)) {
     throw new SensorError('NO_BPFFS', `bpffs is not mounted at ${o.bpffs}; mount it with: mount -t bpf bpf ${o.bpffs}`);
   }
   for (const name of o.objects) {

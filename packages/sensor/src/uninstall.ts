@@ -3,11 +3,10 @@
  * last pin goes (no running sensor holds them), pinned maps are freed with their last reference; what was removed
  * is listed so a person can see it. Refuses paths outside a bpffs.
  */
-import { readdirSync, rmSync, statSync, statfsSync } from 'node:fs';
+import { readdirSync, rmSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { SensorError } from './errors.js';
-
-const BPF_FS_MAGIC = 0xcafe4a11;
+import { isBpffs } from './fs-magic.js';
 
 function walk(dir: string, out: string[]): void {
   for (const name of readdirSync(dir).sort()) {
@@ -19,13 +18,7 @@ function walk(dir: string, out: string[]): void {
 
 /** Removes the pin tree at `root` (a directory inside a mounted bpffs) and returns what it removed, deepest first. */
 export function uninstallPins(root: string): string[] {
-  let type: number | undefined;
-  try {
-    type = Number(statfsSync(dirname(root)).type);
-  } catch {
-    type = undefined;
-  }
-  if (type !== BPF_FS_MAGIC) throw new SensorError('NO_BPFFS', `${dirname(root)} is not a bpffs mount: refusing to remove anything under ${root}`);
+  if (!isBpffs(dirname(root))) throw new SensorError('NO_BPFFS', `${dirname(root)} is not a bpffs mount: refusing to remove anything under ${root}`);
   let exists = true;
   try {
     statSync(root);

@@ -6,7 +6,7 @@
  */
 import { constants } from 'node:os';
 import { ProcFlags } from '../abi/layout.js';
-import { KtimeClock, execId, rfc3339 } from '../events/exec-id.js';
+import { execId, rfc3339, type KtimeClock } from '../events/exec-id.js';
 import type { ProcessInfo } from '../events/process-cache.js';
 import type { EventFormatter, SensorEvent } from './model.js';
 
@@ -112,6 +112,3 @@ export class TetragonJsonFormatter implements EventFormatter {
     return `{"${ev.type}":${body}},"node_name":${this.nodeJson},"time":"${time}"}`;
   }
 }
-
-/** The clock a formatter needs; exported for tests that pin the offset. */
-export { KtimeClock };

@@ -3,8 +3,9 @@
  * decided by loading AND attaching a no-op program of that type (bpf/progs/probe.bpf.c): this kernel lists `bpf`
  * among its active LSMs yet refuses LSM programs, and loads kprobe programs it cannot attach.
  */
-import { existsSync, mkdirSync, openSync, closeSync, readFileSync, rmdirSync, statfsSync } from 'node:fs';
+import { existsSync, mkdirSync, openSync, closeSync, readFileSync, rmdirSync } from 'node:fs';
 import { join } from 'node:path';
+import { CGROUP2_SUPER_MAGIC, TRACEFS_MAGIC, fsType, isBpffs } from '../fs-magic.js';
 import { BpfObject, LibbpfError, errnoName, loadNative, type BpfLink, type BpfProgram } from '../libbpf/index.js';
 
 export type CapabilityId =
@@ -40,17 +41,6 @@ export interface ProbeOptions {
   cgroupV2?: string;
 }
 
-const BPF_FS_MAGIC = 0xcafe4a11;
-const TRACEFS_MAGIC = 0x74726163;
-const CGROUP2_SUPER_MAGIC = 0x63677270;
-
-function fsType(path: string): number | undefined {
-  try {
-    return Number(statfsSync(path).type);
-  } catch {
-    return undefined;
-  }
-}
 
 /** The cgroup v2 mount: /sys/fs/cgroup on unified hosts, /sys/fs/cgroup/unified on hybrid ones. */
 export function findCgroupV2Mount(): string | undefined {
@@ -104,7 +94,7 @@ export function probeKernel(options: ProbeOptions): Capability[] {
   const btf = existsSync('/sys/kernel/btf/vmlinux');
   add('btf', 'kernel BTF (CO-RE)', btf, btf ? '/sys/kernel/btf/vmlinux' : 'no /sys/kernel/btf/vmlinux: kernel built without CONFIG_DEBUG_INFO_BTF');
   const bpffs = options.bpffs ?? '/sys/fs/bpf';
-  const bpffsOk = fsType(bpffs) === BPF_FS_MAGIC;
+  const bpffsOk = isBpffs(bpffs);
   add('bpffs', 'bpffs mounted (pinning)', bpffsOk, bpffsOk ? bpffs : `not mounted; run: mount -t bpf bpf ${bpffs}`);
   const tracefsOk = fsType('/sys/kernel/tracing') === TRACEFS_MAGIC;
   add('tracefs', 'tracefs mounted (tracepoint formats)', tracefsOk, tracefsOk ? '/sys/kernel/tracing' : 'not mounted; run: mount -t tracefs tracefs /sys/kernel/tracing');
