@@ -17,7 +17,7 @@ export {
   TransportError,
 } from './transport/protocol.js';
 export { readKv } from './transport/kv-read.js';
-export type { Ack, Announce, ApplyResult, Assignment, CapabilityEntry, TransportErrorCode } from './transport/protocol.js';
+export type { Ack, Announce, ApplyResult, Assignment, CapabilityEntry, HookStatus, TransportErrorCode } from './transport/protocol.js';
 export { BundleAgent } from './transport/bundle-agent.js';
 export type { BundleAgentOptions } from './transport/bundle-agent.js';
 export { NO_ENGINE_REASON, RecordingApplier, RefusingApplier } from './transport/applier.js';
@@ -28,3 +28,5 @@ export type { StoredPolicy } from './transport/state-store.js';
 export { EVENTS_PROTO, eventType } from './export/event-proto.js';
 export { eventSubject, EVENTS_SUBJECT_PREFIX, NatsEventPublisher } from './export/nats-events.js';
 export type { NatsEventPublisherOptions } from './export/nats-events.js';
+export { DisabledEventExport, NatsEventExporter } from './export/nats-exporter.js';
+export type { EventExport, NatsEventExporterOptions, NatsExportStats } from './export/nats-exporter.js';

@@ -47,6 +47,20 @@ message Enforcement {
   string detail = 8;
 }
 
+message Hook {
+  Process process = 1;
+  Process parent = 2;
+  string event_kind = 3;
+  string function_name = 4;
+  string policy_name = 5;
+  string action = 6;
+  string mechanism = 7;
+  string args_json = 8;
+  string return_json = 9;
+  string monitor_action = 10;
+  uint64 rate_limit_suppressed = 11;
+}
+
 message Event {
   string node_name = 1;
   uint64 time_ns = 2;
@@ -54,6 +68,7 @@ message Event {
     ProcessExec process_exec = 10;
     ProcessExit process_exit = 11;
     Enforcement enforcement = 12;
+    Hook hook = 13;
   }
 }
 `;

@@ -8,6 +8,7 @@ import { constants } from 'node:os';
 import { ProcFlags } from '../abi/layout.js';
 import { execId, rfc3339, type KtimeClock } from '../events/exec-id.js';
 import type { ProcessInfo } from '../events/process-cache.js';
+import { hookEventBodyJson } from '../generic/format.js';
 import type { EventFormatter, SensorEvent } from './model.js';
 
 const signalNames = new Map<number, string>(
@@ -104,6 +105,7 @@ export class TetragonJsonFormatter implements EventFormatter {
       return `{"${ev.eventKind}":${body}},"node_name":${this.nodeJson},"time":"${time}"}`;
     }
     if (ev.ancestors && ev.ancestors.length > 0) body += `,"ancestors":[${ev.ancestors.map((a) => this.fragment(a)).join(',')}]`;
+    if (ev.type === 'hook') return `{"${ev.eventKind}":${body}${hookEventBodyJson(ev)}},"node_name":${this.nodeJson},"time":"${time}"}`;
     if (ev.type === 'process_exit') {
       if (ev.signal) body += `,"signal":"${signalName(ev.signal)}"`;
       if (ev.status) body += `,"status":${ev.status}`;

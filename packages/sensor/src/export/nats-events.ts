@@ -1,7 +1,7 @@
 // Events on NATS: `vigil.events.<node>.<type>` carries the protobuf Event (event-proto.ts); with the JSON twin
 // enabled, `vigil.events.<node>.<type>.json` carries the same message in protobuf's JSON mapping (64-bit integers
 // as strings). <node> is encodeToken(node name) (dots escaped), <type> is process_exec | process_exit |
-// enforcement. Core NATS publishes: no acks, no back-pressure on the event path; make a JetStream stream over
+// enforcement | hook. Core NATS publishes: no acks, no back-pressure on the event path; make a JetStream stream over
 // `vigil.events.>` where events must be kept.
 import type { NatsConnection } from 'nats';
 import type protobuf from 'protobufjs';
@@ -10,6 +10,7 @@ import type { ProcessInfo } from '../events/process-cache.js';
 import { encodeToken } from '../transport/protocol.js';
 import { eventType } from './event-proto.js';
 import { formatFlags, signalName } from './json.js';
+import { hookMessage } from '../generic/format.js';
 import type { SensorEvent } from './model.js';
 
 export const EVENTS_SUBJECT_PREFIX = 'vigil.events';
@@ -36,7 +37,7 @@ export class NatsEventPublisher {
   constructor(private readonly o: NatsEventPublisherOptions) {
     this.type = eventType();
     const s = (t: SensorEvent['type']): [string, string] => [eventSubject(o.node, t), eventSubject(o.node, t, true)];
-    this.subjects = { process_exec: s('process_exec'), process_exit: s('process_exit'), enforcement: s('enforcement') };
+    this.subjects = { process_exec: s('process_exec'), process_exit: s('process_exit'), enforcement: s('enforcement'), hook: s('hook') };
   }
 
   /** The protobuf message object for an event (also what the JSON twin is made from). */
@@ -54,6 +55,8 @@ export class NatsEventPublisher {
           ...base,
           enforcement: { process: proc(ev.process), ...opt(ev.parent), event_kind: ev.eventKind, function_name: ev.functionName, policy_name: ev.policyName, action: ev.action, mechanism: ev.mechanism, detail: ev.detail },
         };
+      case 'hook':
+        return { ...base, hook: hookMessage(ev, proc(ev.process), opt(ev.parent)) };
     }
   }
 

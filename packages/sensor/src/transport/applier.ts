@@ -1,12 +1,14 @@
 // What the transport hands bundles to. The enforcement engine (issue #7) implements BundleApplier; until it lands
 // the production sensor wires RefusingApplier, so status shows honestly that nothing is enforced.
 import type { Bundle } from '@vigil/policy-schema';
-import type { ApplyResult } from './protocol.js';
+import type { ApplyResult, HookStatus } from './protocol.js';
 
 export interface ApplyOutcome {
   result: ApplyResult;
   /** Empty when applied; otherwise why not (goes to status.nodes.failures[].message). */
   reason: string;
+  /** Per hook of the bundle: mechanism or refusal (acked as Ack.hooks). */
+  hooks?: HookStatus[];
 }
 
 /**

@@ -302,6 +302,7 @@ export class BundleAgent {
       result: cur.outcome.result,
       reason: cur.outcome.reason,
       refusals: cur.refusals,
+      ...(cur.outcome.hooks ? { hooks: cur.outcome.hooks } : {}),
     };
     const identity = ackIdentity(body);
     if (this.acked.get(body.policyUid) === identity || !this.acksKv) return;
@@ -313,7 +314,7 @@ export class BundleAgent {
 }
 
 function ackIdentity(a: AckBody): string {
-  return JSON.stringify([a.policyUid, a.generation, a.contentHash, a.result, a.reason, a.refusals]);
+  return JSON.stringify([a.policyUid, a.generation, a.contentHash, a.result, a.reason, a.refusals, a.hooks ?? []]);
 }
 
 function refusalsOf(bundle: Bundle): string[] {

@@ -91,6 +91,23 @@ export interface Assignment {
 
 export type ApplyResult = 'applied' | 'refused' | 'failed';
 
+/**
+ * What one hook of a policy does on one node: the mechanism that runs it, or why it does not run. `enforcing`: its
+ * selectors deny, kill or signal; `observing`: it attaches and only reports (Post, or policy-mode monitor);
+ * `refused`: it cannot run here (the reason names the missing kernel capability); `not_attached`: an
+ * `ignore`-marked hook whose target is missing on this node (reported, not fatal).
+ */
+export interface HookStatus {
+  hookId: number;
+  /** JSON path of the hook in the policy, e.g. spec.kprobes[0] */
+  path: string;
+  /** the hook the policy declared (function, subsystem/event, binary:symbol, LSM hook) */
+  hook: string;
+  mechanism: string;
+  state: 'enforcing' | 'observing' | 'refused' | 'not_attached';
+  reason: string;
+}
+
 /** What a sensor did with an assignment (or with its removal: result `removed`). */
 export interface Ack {
   node: string;
@@ -101,6 +118,8 @@ export interface Ack {
   reason: string;
   /** Hooks the node could not run (bundle refusals), `hook <id>: <reason>`. */
   refusals: string[];
+  /** Per hook: which mechanism runs it on this node, or why not (sensors with the enforcement engine). */
+  hooks?: HookStatus[];
   at: string;
 }
 
