@@ -7,3 +7,4 @@ export { RingBufferReader, type RecordHandler } from './ringbuf.js';
 export { MappedRingBuffer, type MappedRecordHandler, type RingView } from './ringbuf-mmap.js';
 export { objGet, objPin, iterCreate, closeFd, possibleCpus, libbpfVersion } from './syscalls.js';
 export { loadNative } from './native.js';
+export { MapFlags, RawMap } from './raw-map.js';

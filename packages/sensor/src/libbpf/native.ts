@@ -66,6 +66,12 @@ function declare(lib: LibraryHandle, sampleFn: TypeObject, printFn: TypeObject) 
     bpf_program__attach_cgroup: f<(p: NativePtr, cgroupFd: number) => NativePtr | null>('void *bpf_program__attach_cgroup(void *prog, int cgroup_fd)'),
     bpf_program__attach_iter: f<(p: NativePtr, opts: null) => NativePtr | null>('void *bpf_program__attach_iter(void *prog, void *opts)'),
     bpf_program__attach_uprobe_opts: f<(p: NativePtr, pid: number, binary: string, offset: number, opts: Buffer) => NativePtr | null>('void *bpf_program__attach_uprobe_opts(void *prog, int pid, str binary, size_t offset, const uint8_t *opts)'),
+    // attach with a BPF cookie (bpf_get_attach_cookie) and BTF targets: the generic hook engine (generic/)
+    bpf_program__attach_kprobe_opts: f<(p: NativePtr, func: string, opts: Buffer) => NativePtr | null>('void *bpf_program__attach_kprobe_opts(void *prog, str func, const uint8_t *opts)'),
+    bpf_program__attach_tracepoint_opts: f<(p: NativePtr, cat: string, name: string, opts: Buffer) => NativePtr | null>('void *bpf_program__attach_tracepoint_opts(void *prog, str cat, str name, const uint8_t *opts)'),
+    bpf_program__attach_trace_opts: f<(p: NativePtr, opts: Buffer) => NativePtr | null>('void *bpf_program__attach_trace_opts(void *prog, const uint8_t *opts)'),
+    bpf_program__set_attach_target: f<(p: NativePtr, fd: number, name: string | null) => number>('int bpf_program__set_attach_target(void *prog, int attach_prog_fd, str attach_func_name)'),
+    bpf_map_create: f<(type: number, name: string | null, keySize: number, valueSize: number, maxEntries: number, opts: Buffer) => number>('int bpf_map_create(int map_type, str map_name, uint32_t key_size, uint32_t value_size, uint32_t max_entries, const uint8_t *opts)'),
 
     bpf_link__fd: f<(l: NativePtr) => number>('int bpf_link__fd(void *link)'),
     bpf_link__pin: f<(l: NativePtr, path: string) => number>('int bpf_link__pin(void *link, str path)'),

@@ -60,6 +60,40 @@ export class BpfProgram {
     return this.wrap(this.section, (b) => b.bpf_program__attach_iter(this.ptr, null));
   }
 
+  /** kprobe / kretprobe with a BPF cookie the program reads with bpf_get_attach_cookie(). */
+  attachKprobeOpts(func: string, o: { cookie?: bigint; retprobe?: boolean } = {}): BpfLink {
+    // struct bpf_kprobe_opts { size_t sz; __u64 bpf_cookie; size_t offset; bool retprobe; }
+    const opts = Buffer.alloc(32);
+    opts.writeBigUInt64LE(32n, 0);
+    opts.writeBigUInt64LE(o.cookie ?? 0n, 8);
+    opts.writeUInt8(o.retprobe ? 1 : 0, 24);
+    return this.wrap(`${o.retprobe ? 'kretprobe' : 'kprobe'}/${func}`, (b) => b.bpf_program__attach_kprobe_opts(this.ptr, func, opts));
+  }
+
+  /** Classic tracepoint with a BPF cookie. */
+  attachTracepointOpts(category: string, name: string, cookie: bigint): BpfLink {
+    const opts = Buffer.alloc(16); // struct bpf_tracepoint_opts { size_t sz; __u64 bpf_cookie; }
+    opts.writeBigUInt64LE(16n, 0);
+    opts.writeBigUInt64LE(cookie, 8);
+    return this.wrap(`tracepoint/${category}/${name}`, (b) => b.bpf_program__attach_tracepoint_opts(this.ptr, category, name, opts));
+  }
+
+  /** fentry / fexit / fmod_ret / tp_btf / lsm (BTF target set at load) with a BPF cookie. */
+  attachTraceOpts(cookie: bigint): BpfLink {
+    const opts = Buffer.alloc(16); // struct bpf_trace_opts { size_t sz; __u64 cookie; }
+    opts.writeBigUInt64LE(16n, 0);
+    opts.writeBigUInt64LE(cookie, 8);
+    return this.wrap(this.section, (b) => b.bpf_program__attach_trace_opts(this.ptr, opts));
+  }
+
+  /** Before load: the BTF function (fentry/fexit/fmod_ret), LSM hook (lsm: the name without bpf_lsm_) or tracepoint (tp_btf) this program attaches to. */
+  setAttachTarget(funcName: string): void {
+    const n = loadNative();
+    const mark = n.log.begin();
+    const err = n.bpf.bpf_program__set_attach_target(this.ptr, 0, funcName);
+    if (err < 0) throw new LibbpfError('ATTACH_FAILED', `cannot set the attach target of ${this.name} to ${funcName}`, -err, n.log.since(mark));
+  }
+
   /** Attaches to `funcName` (a symbol of `binary`) or to a raw offset; pid -1 means every process. */
   attachUprobe(binary: string, target: { funcName: string } | { offset: number }, options: { pid?: number; retprobe?: boolean } = {}): BpfLink {
     // struct bpf_uprobe_opts { size_t sz; size_t ref_ctr_offset; u64 bpf_cookie; bool retprobe; const char *func_name; }
