@@ -8,6 +8,7 @@
 #define VIGIL_LIB_OUTPUT_H
 
 #include "common.h"
+#include "meta.h" /* every object with an event ring carries its metadata record (abi/meta.h) */
 
 #define VG_RINGBUF_DEFAULT_SIZE (8 * 1024 * 1024) /* the sensor resizes it before load */
 

@@ -9,7 +9,7 @@
  * Units start on first use and are pinned under `pinRoot/enforce/…`, so kills and connect denials stay armed while
  * the sensor is down (fanotify cannot: the kernel allows everything once its group closes).
  */
-import { statSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Bundle } from '@vigil/policy-schema';
 import {
@@ -21,6 +21,8 @@ import {
   type FanotifyDecision,
   type NetDenyRule,
 } from '../mechanisms/index.js';
+import { removePins } from '../mechanisms/pinning.js';
+import type { PersistReport } from '../persist/pinned-object.js';
 import type { ApplyOutcome, BundleApplier } from '../transport/applier.js';
 import { planFallbackEnforcement, type EnforcementPlan, type HookPlan } from './plan.js';
 
@@ -44,6 +46,8 @@ export interface FallbackEngineOptions {
   onError?: (err: unknown) => void;
   /** cgroups never denied or killed; default: the calling process's cgroup (see own-cgroup.ts) */
   exemptCgroupIds?: readonly bigint[];
+  /** how each pinned unit started: adopted, upgraded or repaired, and what its ring lost while no sensor ran */
+  onPersist?: (r: PersistReport) => void;
 }
 
 interface Applied {
@@ -62,6 +66,8 @@ export class FallbackEnforcementEngine implements BundleApplier {
   private nextBase = 1;
   /** userspace `dev:ino` of each fanotify-protected file → the policy that protects it */
   private openOwners = new Map<string, string>();
+  /** between beginRestore() and reconcile(): bundles are planned and recorded, the kernel is written once */
+  private restoring = false;
 
   constructor(private readonly opts: FallbackEngineOptions) {}
 
@@ -85,6 +91,7 @@ export class FallbackEnforcementEngine implements BundleApplier {
     }
     const previous = this.applied.get(uid);
     this.applied.set(uid, { plan, firstRuleId });
+    if (this.restoring) return { result: 'applied', reason: '' }; // written by reconcile(), with every other restored policy
     try {
       await this.sync();
     } catch (err) {
@@ -99,6 +106,31 @@ export class FallbackEnforcementEngine implements BundleApplier {
   async remove(policyUid: string): Promise<void> {
     if (!this.applied.delete(policyUid)) return;
     await this.sync();
+  }
+
+  /**
+   * Start-up (docs/adr/0009): until reconcile(), apply() only plans and records, so the deny sets a restarted
+   * sensor adopts from the pins are replaced once by the union of every restored policy, never by the first
+   * restored policy alone (which would open a gap for the others).
+   */
+  beginRestore(): void {
+    this.restoring = true;
+  }
+
+  /**
+   * Ends the restore: writes the union of the restored policies, then removes the pinned units none of them needs
+   * (their policy was removed while the sensor was down). Returns the unit directories removed.
+   */
+  async reconcile(): Promise<string[]> {
+    this.restoring = false;
+    await this.sync();
+    const removed: string[] = [];
+    for (const [unit, live] of [['connect', this.connect], ['exec-kill', this.execKill], ['open-kill', this.openKill]] as const) {
+      if (live || !existsSync(this.pinDir(unit))) continue;
+      removePins(this.pinDir(unit));
+      removed.push(this.pinDir(unit));
+    }
+    return removed;
   }
 
   /** Stops every unit this engine started. Pinned kill and connect units stay armed in the kernel. */
@@ -165,15 +197,15 @@ export class FallbackEnforcementEngine implements BundleApplier {
     const { objectsDir } = this.opts;
     const exempt = this.opts.exemptCgroupIds ? { exemptCgroupIds: this.opts.exemptCgroupIds } : {};
     if (connect.length > 0 || this.connect) {
-      this.connect ??= ConnectDeny.start({ objectPath: join(objectsDir, 'sock_cgroup.bpf.o'), ...exempt, pinDir: this.pinDir('connect'), onDecision: (d) => this.decision('cgroup_sock', 'socket_connect', d), onError: this.opts.onError });
+      this.connect ??= ConnectDeny.start({ objectPath: join(objectsDir, 'sock_cgroup.bpf.o'), ...exempt, pinDir: this.pinDir('connect'), onDecision: (d) => this.decision('cgroup_sock', 'socket_connect', d), onError: this.opts.onError, onPersist: this.opts.onPersist });
       this.connect.setDenySet(connect);
     }
     if (exec.length > 0 || this.execKill) {
-      this.execKill ??= ExecKill.start({ objectPath: join(objectsDir, 'exec_kill.bpf.o'), ...exempt, pinDir: this.pinDir('exec-kill'), onDecision: (d) => this.decision('tp_btf', 'bprm_check_security', d), onError: this.opts.onError });
+      this.execKill ??= ExecKill.start({ objectPath: join(objectsDir, 'exec_kill.bpf.o'), ...exempt, pinDir: this.pinDir('exec-kill'), onDecision: (d) => this.decision('tp_btf', 'bprm_check_security', d), onError: this.opts.onError, onPersist: this.opts.onPersist });
       this.execKill.setDenySet(exec);
     }
     if (open.length > 0 || this.openKill) {
-      this.openKill ??= OpenKill.start({ objectPath: join(objectsDir, 'open_kill.bpf.o'), ...exempt, pinDir: this.pinDir('open-kill'), onDecision: (d) => this.decision('tp_btf', 'file_open', d), onError: this.opts.onError });
+      this.openKill ??= OpenKill.start({ objectPath: join(objectsDir, 'open_kill.bpf.o'), ...exempt, pinDir: this.pinDir('open-kill'), onDecision: (d) => this.decision('tp_btf', 'file_open', d), onError: this.opts.onError, onPersist: this.opts.onPersist });
       this.openKill.setDenySet(open);
     }
     if (open.length > 0 || this.fanotify) {

@@ -1,3 +1,4 @@
+import koffi from 'koffi';
 import { LibbpfError } from './errors.js';
 import { loadNative, negErrno, type NativePtr } from './native.js';
 
@@ -88,6 +89,15 @@ export class BpfMap {
     this.requireObjectMap();
     const err = negErrno(loadNative().bpf.bpf_map__set_pin_path(this.ptr as NativePtr, path));
     if (err) throw new LibbpfError('PIN_FAILED', `cannot set pin path of map ${this.name}`, err);
+  }
+
+  /** Before load: the initial contents of a data-section map (.data, .rodata, .data.*) as the object file has them. */
+  initialValue(): Buffer | undefined {
+    this.requireObjectMap();
+    const size = Buffer.alloc(8);
+    const ptr = loadNative().bpf.bpf_map__initial_value(this.ptr as NativePtr, size);
+    if (!ptr) return undefined;
+    return Buffer.from(new Uint8Array(koffi.view(ptr, Number(size.readBigUInt64LE())))); // a copy: the view is libbpf memory
   }
 
   get pinned(): boolean {

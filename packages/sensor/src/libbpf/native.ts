@@ -93,6 +93,7 @@ function declare(lib: LibraryHandle, sampleFn: TypeObject, printFn: TypeObject) 
     bpf_map__pin: f<(m: NativePtr, path: string | null) => number>('int bpf_map__pin(void *map, str path)'),
     bpf_map__unpin: f<(m: NativePtr, path: string | null) => number>('int bpf_map__unpin(void *map, str path)'),
     bpf_map__reuse_fd: f<(m: NativePtr, fd: number) => number>('int bpf_map__reuse_fd(void *map, int fd)'),
+    bpf_map__initial_value: f<(m: NativePtr, size: Buffer) => NativePtr | null>('void *bpf_map__initial_value(void *map, _Out_ size_t *psize)'),
 
     bpf_map_lookup_elem: f<(fd: number, key: Buffer, value: Buffer) => number>('int bpf_map_lookup_elem(int fd, const uint8_t *key, _Inout_ uint8_t *value)'),
     bpf_map_update_elem: f<(fd: number, key: Buffer, value: Buffer, flags: bigint) => number>('int bpf_map_update_elem(int fd, const uint8_t *key, const uint8_t *value, uint64_t flags)'),

@@ -11,14 +11,14 @@
  *   cd.setDenySet([{ id: 7, cidr: '10.0.0.0/8', ports: [[443, 443]], protocol: 'tcp' }]);  // live, no reload
  *   cd.close();                                                                               // detaches
  */
-import { closeSync, constants, existsSync, openSync } from 'node:fs';
-import { join } from 'node:path';
+import { closeSync, constants, openSync } from 'node:fs';
 import { BpfObject, type BpfLink, type BpfMap } from '../libbpf/index.js';
 import { cgroupIdOfPid, requireCgroupV2Mount } from './cgroup.js';
 import { DecisionReader, readCounters, setExemptCgroups, setTargetCgroups, type DecisionCounters, type EnforcementDecision } from './decision.js';
 import { EnforceError } from './errors.js';
 import { compileNetDenySet, compileSocketDenySet, type NetDenyRule, type SocketDenyRule } from './net-rules.js';
-import { pinMaps, removePins, replacePinnedLink } from './pinning.js';
+import { attachUnit, loadUnit, removePins } from './pinning.js';
+import type { PersistReport, PinnedObject } from '../persist/pinned-object.js';
 
 export interface ConnectDenyOptions {
   /** bpf/.output/sock_cgroup.bpf.o */
@@ -39,6 +39,8 @@ export interface ConnectDenyOptions {
    * Without it, close() detaches. One pin directory per attach cgroup.
    */
   pinDir?: string;
+  /** with pinDir: how the start went (adopted, upgraded, repaired; events lost while no sensor read them) */
+  onPersist?: (r: PersistReport) => void;
 }
 
 const ALL_HOOKS = ['connect4', 'connect6', 'sendmsg4', 'sendmsg6', 'bind4', 'bind6', 'sock_create'] as const;
@@ -47,6 +49,7 @@ export class ConnectDeny implements Disposable {
   private readonly obj: BpfObject;
   private readonly links: BpfLink[] = [];
   private killLink: BpfLink | undefined;
+  private pins: PinnedObject | undefined;
   private reader: DecisionReader | undefined;
   private closed = false;
   /** cgroup the programs are attached on */
@@ -74,27 +77,27 @@ export class ConnectDeny implements Disposable {
   private startUp(): void {
     const { opts } = this;
     this.obj.map('vg_events').setMaxEntries(opts.ringBytes ?? 256 * 1024);
-    if (opts.pinDir) pinMaps(this.obj, opts.pinDir, ['vg_net_v4', 'vg_net_v6', 'vg_sock_deny', 'vg_exempt_cg', 'vg_target_cg', 'vg_enf_cfg']);
-    this.obj.load();
+    // Every map and link is pinned (persist/pinned-object.ts): a restart with the same object adopts them.
+    const hooks = opts.hooks ?? ALL_HOOKS;
+    this.pins = loadUnit(this.obj, opts.pinDir, { links: hooks.map((h) => `vg_${h}`), lostCounter: (o) => readCounters(o).emitFail, ...(opts.onPersist ? { onPersist: opts.onPersist } : {}) });
     setExemptCgroups(this.obj, this.exemptCgroupIds);
     this.reader = new DecisionReader(this.obj, opts.onDecision ?? (() => {}), opts.onError ?? (() => {}));
     this.reader.start();
     const fd = openSync(this.cgroup, constants.O_RDONLY | constants.O_DIRECTORY);
     try {
-      if (opts.pinDir && existsSync(join(opts.pinDir, 'link_conn_exit'))) {
+      if (this.pins?.hasPinnedLink('vg_conn_exit')) {
         // An earlier sensor attached the kill program for a pinned deny set: keep that covered.
-        this.killLink = this.obj.program('vg_conn_exit').attachTrace();
+        this.killLink = attachUnit(this.pins, this.obj, 'vg_conn_exit', (o) => o.program('vg_conn_exit').attachTrace());
         this.links.push(this.killLink);
-        replacePinnedLink(this.killLink, opts.pinDir, 'link_conn_exit');
       }
-      for (const hook of opts.hooks ?? ALL_HOOKS) {
-        const link = this.obj.program(`vg_${hook}`).attachCgroup(fd);
+      for (const hook of hooks) {
+        const link = attachUnit(this.pins, this.obj, `vg_${hook}`, (o) => o.program(`vg_${hook}`).attachCgroup(fd));
         this.links.push(link);
-        if (opts.pinDir) replacePinnedLink(link, opts.pinDir, `link_${hook}`);
       }
     } finally {
       closeSync(fd);
     }
+    this.pins?.commit();
   }
 
   /**
@@ -107,9 +110,8 @@ export class ConnectDeny implements Disposable {
     const entries = compileNetDenySet(rules);
     if (!this.killLink && rules.some((r) => r.action === 'kill')) {
       // Sigkill needs the sys_exit program (every syscall pays its filter: attach it only once a rule kills).
-      this.killLink = this.obj.program('vg_conn_exit').attachTrace();
+      this.killLink = attachUnit(this.pins, this.obj, 'vg_conn_exit', (o) => o.program('vg_conn_exit').attachTrace());
       this.links.push(this.killLink);
-      if (this.opts.pinDir) replacePinnedLink(this.killLink, this.opts.pinDir, 'link_conn_exit');
     }
     for (const [family, map] of [
       [4, this.obj.map('vg_net_v4')],
@@ -167,6 +169,7 @@ export class ConnectDeny implements Disposable {
     this.closed = true;
     for (const l of this.links.splice(0)) l.destroy(); // closes our fd: detaches unless pinned
     this.reader?.close();
+    this.pins?.close();
     this.obj.close();
   }
 

@@ -7,7 +7,8 @@ import { cgroupIdOfPid } from './cgroup.js';
 import { DecisionReader, readCounters, setExemptCgroups, setTargetCgroups, type DecisionCounters, type EnforcementDecision } from './decision.js';
 import { EnforceError } from './errors.js';
 import { compileFileDenySet, type FileDenyRule } from './file-rules.js';
-import { pinMaps, removePins, replacePinnedLink } from './pinning.js';
+import { attachUnit, loadUnit, removePins } from './pinning.js';
+import type { PersistReport, PinnedObject } from '../persist/pinned-object.js';
 
 export interface FileKillOptions {
   /** the built object (bpf/.output/exec_kill.bpf.o or open_kill.bpf.o) */
@@ -24,11 +25,14 @@ export interface FileKillOptions {
    * deny set. Without it, close() detaches.
    */
   pinDir?: string;
+  /** with pinDir: how the start went (adopted, upgraded, repaired; events lost while no sensor read them) */
+  onPersist?: (r: PersistReport) => void;
 }
 
 export abstract class FileKill implements Disposable {
   private readonly obj: BpfObject;
   private link: BpfLink | undefined;
+  private pins: PinnedObject | undefined;
   private reader: DecisionReader | undefined;
   private closed = false;
   readonly exemptCgroupIds: readonly bigint[];
@@ -46,13 +50,13 @@ export abstract class FileKill implements Disposable {
     const { opts } = this;
     try {
       this.obj.map('vg_events').setMaxEntries(opts.ringBytes ?? 256 * 1024);
-      if (opts.pinDir) pinMaps(this.obj, opts.pinDir, [this.names.map, 'vg_exempt_cg', 'vg_target_cg', 'vg_enf_cfg']);
-      this.obj.load();
+      // Every map and the link are pinned (persist/pinned-object.ts): a restart with the same object adopts them.
+      this.pins = loadUnit(this.obj, opts.pinDir, { links: [this.names.program], lostCounter: (o) => readCounters(o).emitFail, ...(opts.onPersist ? { onPersist: opts.onPersist } : {}) });
       setExemptCgroups(this.obj, this.exemptCgroupIds);
       this.reader = new DecisionReader(this.obj, opts.onDecision ?? (() => {}), opts.onError ?? (() => {}));
       this.reader.start();
-      this.link = this.obj.program(this.names.program).attachTrace();
-      if (opts.pinDir) replacePinnedLink(this.link, opts.pinDir, 'link');
+      this.link = attachUnit(this.pins, this.obj, this.names.program, (o) => o.program(this.names.program).attachTrace());
+      this.pins?.commit();
     } catch (err) {
       this.close();
       throw err;
@@ -102,6 +106,7 @@ export abstract class FileKill implements Disposable {
     this.closed = true;
     this.link?.destroy(); // closes our fd: detaches unless pinned (a pinned link stays armed)
     this.reader?.close();
+    this.pins?.close();
     this.obj.close();
   }
 
