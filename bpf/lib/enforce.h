@@ -10,10 +10,12 @@
 #include "common.h"
 #include "output.h"
 #include "abi/enforce.h"
+#include "identity.h"
 
 #define VG_EXEMPT_MAX 64
 #define VG_TARGET_MAX 1024
 #define VG_CG_DEPTH 16 /* cgroup levels searched for a target ancestor */
+#define VG_BIN_MAX 16384 /* (set, executable) pairs of matchBinaries */
 
 /* Makes every enforcement ABI type appear in the including object's BTF, for the layout check. */
 struct vg_enforce_abi_types {
@@ -23,6 +25,9 @@ struct vg_enforce_abi_types {
 	struct vg_sock_key sock_key;
 	struct vg_file_key file_key;
 	struct vg_file_rule file_rule;
+	struct vg_bin_key bin_key;
+	struct vg_unix_key unix_key;
+	struct vg_uring_rules uring_rules;
 	struct vg_enforce_event event;
 	struct vg_enforce_stats stats;
 	struct vg_enforce_cfg cfg;
@@ -30,6 +35,8 @@ struct vg_enforce_abi_types {
 	enum vg_enforce_mech mech;
 	enum vg_enforce_action action;
 	enum vg_net_flags net_flags;
+	enum vg_rule_flags rule_flags;
+	enum vg_decision_flags decision_flags;
 };
 struct vg_enforce_abi_types vg_enforce_abi_anchor SEC(".data.abi");
 
@@ -62,6 +69,15 @@ struct {
 	__type(key, __u32);
 	__type(value, struct vg_enforce_cfg);
 } vg_enf_cfg SEC(".maps");
+
+/* matchBinaries by identity: (executable inode, kernel dev_t, set id) of every binary a rule's set names. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, VG_BIN_MAX);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct vg_bin_key);
+	__type(value, __u8);
+} vg_bin_set SEC(".maps");
 
 static __always_inline struct vg_enforce_stats *vg_enf_stats_get(void)
 {
@@ -97,8 +113,75 @@ static __always_inline int vg_cgroup_targeted(void)
 	return 0;
 }
 
+/*
+ * Whether the current task's executable (mm->exe_file: for a `#!` script, its interpreter) is in binary set
+ * `set_id`; set 0 matches every task. Kernel threads (no mm) match no set. Tracing programs only
+ * (bpf_get_current_task_btf).
+ */
+static __always_inline int vg_binary_match(__u32 set_id)
+{
+	struct task_struct *task;
+	struct mm_struct *mm;
+	struct file *exe;
+	struct vg_bin_key k = {};
+
+	if (!set_id)
+		return 1;
+	task = bpf_get_current_task_btf();
+	mm = task->mm;
+	if (!mm)
+		return 0;
+	exe = mm->exe_file;
+	if (!exe)
+		return 0;
+	k.ino = exe->f_inode->i_ino;
+	k.dev = exe->f_inode->i_sb->s_dev;
+	k.set_id = set_id;
+	return bpf_map_lookup_elem(&vg_bin_set, &k) != NULL;
+}
+
+/* Outcome of a matched rule for the current task. */
+enum vg_verdict {
+	VG_VERDICT_PASS = 0, /* exempt or out of the rule's scope: nothing happens */
+	VG_VERDICT_ENFORCE = 1, /* deny / kill */
+	VG_VERDICT_MONITOR = 2, /* monitor mode: record what would be done, do nothing */
+};
+
+/*
+ * Scope checks of a matched rule, cheapest first: the exempt cgroups (the sensor), the unit's target cgroups, the
+ * rule's identity set (pods/containers), its binary set (matchBinaries; `binaries_ok` is 0 in program types that
+ * cannot read the current task, whose rules never carry a binary set), then the rule's mode. Counts exempt,
+ * denied and monitored.
+ */
+static __always_inline enum vg_verdict vg_rule_verdict(__u64 cgid, __u32 identity_set, int host, __u32 binary_set, int monitor,
+						       const int binaries_ok)
+{
+	struct vg_enforce_stats *st = vg_enf_stats_get();
+
+	if (vg_cgroup_exempt(cgid)) {
+		if (st)
+			__sync_fetch_and_add(&st->exempt, 1);
+		return VG_VERDICT_PASS;
+	}
+	if (!vg_cgroup_targeted())
+		return VG_VERDICT_PASS;
+	if (!vg_identity_match(identity_set, host))
+		return VG_VERDICT_PASS;
+	if (binary_set && (!binaries_ok || !vg_binary_match(binary_set)))
+		return VG_VERDICT_PASS; /* a rule this program cannot scope by binary is never widened to every binary */
+	if (monitor) {
+		if (st)
+			__sync_fetch_and_add(&st->monitored, 1);
+		return VG_VERDICT_MONITOR;
+	}
+	if (st)
+		__sync_fetch_and_add(&st->denied, 1);
+	return VG_VERDICT_ENFORCE;
+}
+
 /* Reserves a decision record with the task fields filled, or counts the loss and returns NULL. */
-static __always_inline struct vg_enforce_event *vg_enforce_reserve(__u32 mech, __u32 action, __u32 rule_id, __u64 cgid)
+static __always_inline struct vg_enforce_event *vg_enforce_reserve(__u32 mech, __u32 action, __u32 rule_id, __u64 cgid,
+								  enum vg_verdict verdict)
 {
 	struct vg_enforce_stats *st = vg_enf_stats_get();
 	struct vg_enforce_event *e;
@@ -117,6 +200,7 @@ static __always_inline struct vg_enforce_event *vg_enforce_reserve(__u32 mech, _
 	e->mechanism = mech;
 	e->action = action;
 	e->rule_id = rule_id;
+	e->flags = verdict == VG_VERDICT_MONITOR ? VG_DECISION_MONITOR : 0;
 	bpf_get_current_comm(e->comm, sizeof(e->comm));
 	return e;
 }

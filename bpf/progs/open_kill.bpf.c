@@ -57,6 +57,7 @@ int BPF_PROG(vg_open_exit, struct pt_regs *regs, long ret)
 	struct file **fds;
 	struct file *f = NULL;
 	struct inode *inode;
+	enum vg_verdict verdict;
 	__u64 cgid;
 	__u32 fd;
 
@@ -84,18 +85,14 @@ int BPF_PROG(vg_open_exit, struct pt_regs *regs, long ret)
 	if (!rule)
 		return 0;
 	cgid = bpf_get_current_cgroup_id();
-	if (vg_cgroup_exempt(cgid)) {
-		if (st)
-			__sync_fetch_and_add(&st->exempt, 1);
-		return 0;
-	}
-	if (!vg_cgroup_targeted())
+	verdict = vg_rule_verdict(cgid, rule->identity_set_id, rule->flags & VG_RULE_HOST, rule->binary_set_id,
+				  rule->flags & VG_RULE_MONITOR, 1);
+	if (verdict == VG_VERDICT_PASS)
 		return 0;
 	/* The kill comes first: a full ring buffer must not switch enforcement off. */
-	bpf_send_signal(VG_SIGKILL);
-	if (st)
-		__sync_fetch_and_add(&st->denied, 1);
-	e = vg_enforce_reserve(VG_MECH_OPEN_KILL, VG_ACTION_KILL, rule->rule_id, cgid);
+	if (verdict == VG_VERDICT_ENFORCE)
+		bpf_send_signal(VG_SIGKILL);
+	e = vg_enforce_reserve(VG_MECH_OPEN_KILL, VG_ACTION_KILL, rule->rule_id, cgid, verdict);
 	if (!e)
 		return 0;
 	e->ino = k.ino;

@@ -18,6 +18,8 @@
 #define VG_NET_MAX 16384
 #define VG_SIGKILL 9
 #define VG_TS_COMPAT 0x0002
+/* Whether these cgroup programs can read the calling task (bpf_get_current_task_btf) for matchBinaries. */
+#define VG_SOCK_BINARIES 1
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
@@ -54,16 +56,19 @@ struct {
 } vg_conn_kill SEC(".maps");
 
 /*
- * Returns the first match of `rule` for (protocol, port) as rule id + 1 in the low 32 bits and its flags in bits
- * 32..39; 0 when none matches.
+ * Returns the index + 1 of the first match of `rule` for (protocol, port) whose rule applies to the current task,
+ * with its verdict in *verdict; 0 when none does. Enforcing matches come before monitor-mode ones (net-rules.ts
+ * orders them), so an enforcing rule wins over a monitoring one for the same destination.
  */
-static __always_inline __u64 vg_net_match(const struct vg_net_rule *rule, __u32 protocol, __u32 port, const __u8 bind)
+static __always_inline __u32 vg_net_match(const struct vg_net_rule *rule, __u32 protocol, __u32 port, const __u8 bind, __u64 cgid,
+					  enum vg_verdict *verdict)
 {
 	__u32 n = rule->count;
 
 #pragma unroll
 	for (int i = 0; i < VG_NET_MATCH_MAX; i++) {
 		const struct vg_net_match *m = &rule->match[i];
+		enum vg_verdict v;
 
 		if (i >= n)
 			break;
@@ -73,7 +78,12 @@ static __always_inline __u64 vg_net_match(const struct vg_net_rule *rule, __u32 
 			continue;
 		if (port < m->port_lo || port > m->port_hi)
 			continue;
-		return ((__u64)m->flags << 32) | ((__u64)m->rule_id + 1);
+		v = vg_rule_verdict(cgid, m->identity_set_id, m->flags & VG_NET_HOST, m->binary_set_id, m->flags & VG_NET_MONITOR,
+				    VG_SOCK_BINARIES);
+		if (v == VG_VERDICT_PASS)
+			continue;
+		*verdict = v;
+		return i + 1;
 	}
 	return 0;
 }
@@ -89,9 +99,11 @@ static __always_inline int vg_sock_check(struct bpf_sock_addr *ctx, __u32 mech, 
 	struct vg_enforce_event *e;
 	__u32 protocol = ctx->protocol;
 	__u32 port = bpf_ntohs((__u16)ctx->user_port);
+	const struct vg_net_match *m;
+	enum vg_verdict verdict = VG_VERDICT_PASS;
 	__u32 a[4] = {};
-	__u64 hit, cgid, id;
-	__u32 rule_id, action;
+	__u64 cgid, id;
+	__u32 hit, rule_id, action;
 
 	if (st)
 		__sync_fetch_and_add(&st->checked, 1);
@@ -120,27 +132,21 @@ static __always_inline int vg_sock_check(struct bpf_sock_addr *ctx, __u32 mech, 
 	}
 	if (!rule)
 		return 1;
-	hit = vg_net_match(rule, protocol, port, bind);
-	if (!hit)
-		return 1;
 	cgid = bpf_get_current_cgroup_id();
-	if (vg_cgroup_exempt(cgid)) {
-		if (st)
-			__sync_fetch_and_add(&st->exempt, 1);
+	hit = vg_net_match(rule, protocol, port, bind, cgid, &verdict);
+	if (!hit || hit > VG_NET_MATCH_MAX)
 		return 1;
-	}
-	if (!vg_cgroup_targeted())
-		return 1;
-	if (st)
-		__sync_fetch_and_add(&st->denied, 1);
-	rule_id = (__u32)hit - 1;
+	m = &rule->match[hit - 1];
+	rule_id = m->rule_id;
 	action = VG_ACTION_DENY;
-	if ((hit >> 32) & VG_NET_KILL) {
-		id = bpf_get_current_pid_tgid();
-		bpf_map_update_elem(&vg_conn_kill, &id, &rule_id, BPF_ANY);
+	if (m->flags & VG_NET_KILL) {
 		action = VG_ACTION_DENY_KILL;
+		if (verdict == VG_VERDICT_ENFORCE) {
+			id = bpf_get_current_pid_tgid();
+			bpf_map_update_elem(&vg_conn_kill, &id, &rule_id, BPF_ANY);
+		}
 	}
-	e = vg_enforce_reserve(mech, action, rule_id, cgid);
+	e = vg_enforce_reserve(mech, action, rule_id, cgid, verdict);
 	if (e) {
 		e->family = v4 ? VG_AF_INET : VG_AF_INET6;
 		e->protocol = protocol;
@@ -148,7 +154,7 @@ static __always_inline int vg_sock_check(struct bpf_sock_addr *ctx, __u32 mech, 
 		__builtin_memcpy(e->addr, a, 16); /* a[1..3] are 0 for AF_INET */
 		bpf_ringbuf_submit(e, 0);
 	}
-	return 0;
+	return verdict == VG_VERDICT_MONITOR;
 }
 
 SEC("cgroup/connect4")
@@ -196,6 +202,7 @@ int vg_sock_create(struct bpf_sock *sk)
 	struct vg_sock_key k = { .family = sk->family, .type = sk->type, .protocol = sk->protocol };
 	struct vg_file_rule *rule;
 	struct vg_enforce_event *e;
+	enum vg_verdict verdict;
 	__u64 cgid;
 
 	if (st)
@@ -212,22 +219,17 @@ int vg_sock_create(struct bpf_sock *sk)
 	if (!rule)
 		return 1;
 	cgid = bpf_get_current_cgroup_id();
-	if (vg_cgroup_exempt(cgid)) {
-		if (st)
-			__sync_fetch_and_add(&st->exempt, 1);
+	verdict = vg_rule_verdict(cgid, rule->identity_set_id, rule->flags & VG_RULE_HOST, rule->binary_set_id,
+				  rule->flags & VG_RULE_MONITOR, VG_SOCK_BINARIES);
+	if (verdict == VG_VERDICT_PASS)
 		return 1;
-	}
-	if (!vg_cgroup_targeted())
-		return 1;
-	if (st)
-		__sync_fetch_and_add(&st->denied, 1);
-	e = vg_enforce_reserve(VG_MECH_SOCK_CREATE, VG_ACTION_DENY, rule->rule_id, cgid);
+	e = vg_enforce_reserve(VG_MECH_SOCK_CREATE, VG_ACTION_DENY, rule->rule_id, cgid, verdict);
 	if (e) {
 		e->family = sk->family;
 		e->protocol = sk->protocol;
 		bpf_ringbuf_submit(e, 0);
 	}
-	return 0;
+	return verdict == VG_VERDICT_MONITOR;
 }
 
 /* connect, sendto, sendmsg, sendmmsg, bind (x86_64); socketcall, connect, sendto, sendmsg, sendmmsg, bind (ia32). */

@@ -27,6 +27,8 @@ enum vg_enforce_mech {
 	VG_MECH_SOCK_CREATE = 7, /* cgroup/sock_create: socket(2) fails with EPERM */
 	VG_MECH_BIND4 = 8, /* cgroup/bind4: bind(2) fails with EPERM */
 	VG_MECH_BIND6 = 9,
+	VG_MECH_CONNECT_UNIX = 10, /* cgroup/connect_unix (kernel >= 6.7): connect(2) to a unix socket path fails with EPERM */
+	VG_MECH_URING_KILL = 11, /* tp_btf/io_uring_create + SIGKILL: the process dies before it can use its new ring */
 };
 
 /* What the kernel did. */
@@ -55,6 +57,19 @@ struct vg_net_key6 {
 enum vg_net_flags {
 	VG_NET_KILL = 1 << 0, /* Sigkill action: deny, and kill the caller at the syscall's exit */
 	VG_NET_BIND = 1 << 1, /* a bind rule (local address and port): only bind4/bind6 use it, connect/sendmsg skip it */
+	VG_NET_MONITOR = 1 << 2, /* monitor mode: record what would be done, deny and kill nothing */
+	VG_NET_HOST = 1 << 3, /* with identity_set_id: host processes (in no pod) match too */
+};
+
+/* Flags of a file, socket, unix-path or io_uring rule (vg_file_rule.flags). */
+enum vg_rule_flags {
+	VG_RULE_MONITOR = 1 << 0, /* monitor mode: record what would be done, deny and kill nothing */
+	VG_RULE_HOST = 1 << 1, /* with identity_set_id: host processes (in no pod) match too */
+};
+
+/* Flags of a decision record. */
+enum vg_decision_flags {
+	VG_DECISION_MONITOR = 1 << 0, /* monitor mode: `action` is what would have been done; nothing was done */
 };
 
 /* One (protocol, port range) of a CIDR: matches when protocol is 0 or equal and lo <= port <= hi. */
@@ -65,6 +80,8 @@ struct vg_net_match {
 	__u8 flags; /* enum vg_net_flags */
 	__u16 _pad1;
 	__u32 rule_id; /* reported in the decision record */
+	__u32 identity_set_id; /* 0: every task; else only tasks in that identity set (bpf/lib/identity.h) */
+	__u32 binary_set_id; /* 0: every binary; else only callers whose executable is in vg_bin_set under this id */
 };
 
 /*
@@ -96,9 +113,36 @@ struct vg_file_key {
 	__u32 _pad0;
 };
 
+/* Value of the file, socket and unix-path deny maps; also one entry of the io_uring deny list. */
 struct vg_file_rule {
 	__u32 rule_id;
-	__u32 flags; /* reserved, 0 */
+	__u32 flags; /* enum vg_rule_flags */
+	__u32 identity_set_id; /* 0: every task; else only tasks in that identity set (bpf/lib/identity.h) */
+	__u32 binary_set_id; /* 0: every binary; else only callers whose executable is in vg_bin_set under this id */
+};
+
+/* Key of vg_bin_set (matchBinaries by identity): the caller's executable (mm->exe_file) and a set id; value u8. */
+struct vg_bin_key {
+	__u64 ino;
+	__u32 dev; /* kernel dev_t */
+	__u32 set_id;
+};
+
+/* Key of vg_unix_deny: a unix socket address as connect(2) passed it (sun_path bytes, zero padded; abstract
+ * addresses start with a NUL byte and keep their length in len). */
+#define VG_UNIX_PATH_MAX 108
+struct vg_unix_key {
+	__u32 len; /* bytes of path used (sun_path length as passed, trailing NULs of a filesystem path dropped) */
+	char path[VG_UNIX_PATH_MAX];
+};
+
+/* The io_uring deny list (vg_uring_deny, array, key 0): the first rule that applies to the caller decides;
+ * userspace lists enforcing rules before monitor-mode ones. */
+#define VG_URING_RULES_MAX 16
+struct vg_uring_rules {
+	__u32 count;
+	__u32 _pad0;
+	struct vg_file_rule rule[VG_URING_RULES_MAX];
 };
 
 /* The decision record (ring buffer vg_events), one per denied or killed operation. */
@@ -114,7 +158,7 @@ struct vg_enforce_event {
 	__u16 protocol; /* IPPROTO_* for network decisions */
 	__u16 port; /* destination port, host byte order */
 	__u16 _pad0;
-	__u32 _pad1;
+	__u32 flags; /* enum vg_decision_flags */
 	__u8 addr[16]; /* destination: 4 bytes for AF_INET, 16 for AF_INET6 (network byte order) */
 	__u64 ino; /* file decisions: the file's inode and kernel dev_t */
 	__u32 dev;
@@ -134,6 +178,7 @@ struct vg_enforce_stats {
 	__u64 denied; /* denied or killed */
 	__u64 exempt; /* matched a rule but came from an exempt cgroup */
 	__u64 emit_fail; /* decisions taken but not recorded (ring buffer full): the decision still stands */
+	__u64 monitored; /* matched a monitor-mode rule: recorded, nothing denied or killed */
 };
 
 #endif

@@ -57,6 +57,8 @@ function declare(lib: LibraryHandle, sampleFn: TypeObject, printFn: TypeObject) 
     bpf_program__fd: f<(p: NativePtr) => number>('int bpf_program__fd(void *prog)'),
     bpf_program__type: f<(p: NativePtr) => number>('int bpf_program__type(void *prog)'),
     bpf_program__set_autoload: f<(p: NativePtr, on: boolean) => number>('int bpf_program__set_autoload(void *prog, bool autoload)'),
+    bpf_program__set_type: f<(p: NativePtr, type: number) => number>('int bpf_program__set_type(void *prog, int type)'),
+    bpf_program__set_expected_attach_type: f<(p: NativePtr, type: number) => number>('int bpf_program__set_expected_attach_type(void *prog, int type)'),
     bpf_program__attach: f<(p: NativePtr) => NativePtr | null>('void *bpf_program__attach(void *prog)'),
     bpf_program__attach_tracepoint: f<(p: NativePtr, cat: string, name: string) => NativePtr | null>('void *bpf_program__attach_tracepoint(void *prog, str cat, str name)'),
     bpf_program__attach_raw_tracepoint: f<(p: NativePtr, name: string) => NativePtr | null>('void *bpf_program__attach_raw_tracepoint(void *prog, str name)'),

@@ -26,6 +26,17 @@ export class BpfProgram {
     if (err < 0) throw new LibbpfError('OBJECT_LOAD_FAILED', `cannot set autoload of ${this.name}`, -err);
   }
 
+  /**
+   * Before load: the program type and expected attach type (enum bpf_prog_type / bpf_attach_type numbers), for
+   * sections this libbpf does not know (libbpf 1.1 predates cgroup/connect_unix).
+   */
+  setType(progType: number, expectedAttachType: number): void {
+    const b = loadNative().bpf;
+    let err = b.bpf_program__set_type(this.ptr, progType);
+    if (err >= 0) err = b.bpf_program__set_expected_attach_type(this.ptr, expectedAttachType);
+    if (err < 0) throw new LibbpfError('OBJECT_LOAD_FAILED', `cannot set the type of ${this.name}`, -err);
+  }
+
   /** Attaches as the section name says (tp_btf/…, raw_tp/…, kprobe/…, lsm/…, fentry/…, iter/…). */
   attach(): BpfLink {
     return this.wrap(`${this.section}`, (b) => b.bpf_program__attach(this.ptr));

@@ -19,6 +19,8 @@ import { EnforceError } from './errors.js';
 import { compileNetDenySet, compileSocketDenySet, type NetDenyRule, type SocketDenyRule } from './net-rules.js';
 import { attachUnit, loadUnit, removePins } from './pinning.js';
 import type { PersistReport, PinnedObject } from '../persist/pinned-object.js';
+import { BinarySets } from './scope.js';
+import { addEntries, dropStale, replaceEntries } from './unit-maps.js';
 
 export interface ConnectDenyOptions {
   /** bpf/.output/sock_cgroup.bpf.o */
@@ -39,6 +41,8 @@ export interface ConnectDenyOptions {
    * Without it, close() detaches. One pin directory per attach cgroup.
    */
   pinDir?: string;
+  /** the shared identity-set map (bpf/lib/identity.h); default: a private one (identityMap()) */
+  identityPinPath?: string;
   /** with pinDir: how the start went (adopted, upgraded, repaired; events lost while no sensor read them) */
   onPersist?: (r: PersistReport) => void;
 }
@@ -79,7 +83,8 @@ export class ConnectDeny implements Disposable {
     this.obj.map('vg_events').setMaxEntries(opts.ringBytes ?? 256 * 1024);
     // Every map and link is pinned (persist/pinned-object.ts): a restart with the same object adopts them.
     const hooks = opts.hooks ?? ALL_HOOKS;
-    this.pins = loadUnit(this.obj, opts.pinDir, { links: hooks.map((h) => `vg_${h}`), lostCounter: (o) => readCounters(o).emitFail, ...(opts.onPersist ? { onPersist: opts.onPersist } : {}) });
+    const external: Record<string, string> = opts.identityPinPath ? { vg_identity: opts.identityPinPath } : {};
+    this.pins = loadUnit(this.obj, opts.pinDir, { links: hooks.map((h) => `vg_${h}`), external, lostCounter: (o) => readCounters(o).emitFail, ...(opts.onPersist ? { onPersist: opts.onPersist } : {}) });
     setExemptCgroups(this.obj, this.exemptCgroupIds);
     this.reader = new DecisionReader(this.obj, opts.onDecision ?? (() => {}), opts.onError ?? (() => {}));
     this.reader.start();
@@ -107,26 +112,7 @@ export class ConnectDeny implements Disposable {
    */
   setDenySet(rules: readonly NetDenyRule[]): void {
     if (this.closed) throw new EnforceError('CLOSED', 'connect deny is closed');
-    const entries = compileNetDenySet(rules);
-    if (!this.killLink && rules.some((r) => r.action === 'kill')) {
-      // Sigkill needs the sys_exit program (every syscall pays its filter: attach it only once a rule kills).
-      this.killLink = attachUnit(this.pins, this.obj, 'vg_conn_exit', (o) => o.program('vg_conn_exit').attachTrace());
-      this.links.push(this.killLink);
-    }
-    for (const [family, map] of [
-      [4, this.obj.map('vg_net_v4')],
-      [6, this.obj.map('vg_net_v6')],
-    ] as const) {
-      const mine = entries.filter((e) => e.family === family);
-      if (mine.length > map.maxEntries) throw new EnforceError('LIMIT', `${mine.length} IPv${family} CIDRs; the limit is ${map.maxEntries}`);
-      this.replace(map, mine);
-    }
-  }
-
-  private replace(map: BpfMap, entries: ReadonlyArray<{ key: Buffer; value: Buffer }>): void {
-    const want = new Set(entries.map((e) => e.key.toString('hex')));
-    for (const e of entries) map.update(e.key, e.value);
-    for (const k of [...map.keys()]) if (!want.has(k.toString('hex'))) map.delete(k);
+    this.write(rules, this.socketRules);
   }
 
   /**
@@ -135,10 +121,45 @@ export class ConnectDeny implements Disposable {
    */
   setSocketDenySet(rules: readonly SocketDenyRule[]): void {
     if (this.closed) throw new EnforceError('CLOSED', 'connect deny is closed');
-    const entries = compileSocketDenySet(rules);
-    const map = this.obj.map('vg_sock_deny');
-    if (entries.length > map.maxEntries) throw new EnforceError('LIMIT', `${entries.length} socket rules; the limit is ${map.maxEntries}`);
-    this.replace(map, entries);
+    this.write(this.netRules, rules);
+  }
+
+  private netRules: readonly NetDenyRule[] = [];
+  private socketRules: readonly SocketDenyRule[] = [];
+
+  /** Both deny sets share the object's binary sets: compile them together, then write (nothing on error). */
+  private write(net: readonly NetDenyRule[], sock: readonly SocketDenyRule[]): void {
+    const bins = new BinarySets();
+    const entries = compileNetDenySet(net, bins);
+    const sockEntries = compileSocketDenySet(sock, bins);
+    const maps = { 4: this.obj.map('vg_net_v4'), 6: this.obj.map('vg_net_v6') } as const;
+    for (const family of [4, 6] as const) {
+      const n = entries.filter((e) => e.family === family).length;
+      if (n > maps[family].maxEntries) throw new EnforceError('LIMIT', `${n} IPv${family} CIDRs; the limit is ${maps[family].maxEntries}`);
+    }
+    const sockMap = this.obj.map('vg_sock_deny');
+    if (sockEntries.length > sockMap.maxEntries) throw new EnforceError('LIMIT', `${sockEntries.length} socket rules; the limit is ${sockMap.maxEntries}`);
+    if (!this.killLink && net.some((r) => r.action === 'kill' && !r.monitor)) {
+      // Sigkill needs the sys_exit program (every syscall pays its filter: attach it only once a rule kills).
+      this.killLink = attachUnit(this.pins, this.obj, 'vg_conn_exit', (o) => o.program('vg_conn_exit').attachTrace());
+      this.links.push(this.killLink);
+    }
+    const binMap = this.obj.map('vg_bin_set');
+    addEntries(binMap, bins.entries(), 'matchBinaries executables');
+    for (const family of [4, 6] as const) this.replace(maps[family], entries.filter((e) => e.family === family));
+    replaceEntries(sockMap, sockEntries, 'socket rules');
+    dropStale(binMap, bins.entries());
+    this.netRules = net;
+    this.socketRules = sock;
+  }
+
+  private replace(map: BpfMap, entries: ReadonlyArray<{ key: Buffer; value: Buffer }>): void {
+    replaceEntries(map, entries, 'CIDRs');
+  }
+
+  /** The identity-set map this unit's rules are checked against (shared when identityPinPath was given). */
+  identityMap(): BpfMap {
+    return this.obj.map('vg_identity');
   }
 
   /** Replaces the exempt cgroup ids (the sensor's own should stay among them). */

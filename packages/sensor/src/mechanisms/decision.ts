@@ -3,12 +3,23 @@
  * from their ring buffer, and the reader every BPF mechanism shares.
  */
 import { OFF } from '../abi/layout.js';
-import { Action, ENF_OFF, ENF_SIZE, EnforceEventType, Mechanism } from '../abi/enforce-layout.js';
+import { Action, DecisionFlags, ENF_OFF, ENF_SIZE, EnforceEventType, Mechanism } from '../abi/enforce-layout.js';
 import { EnforceError } from './errors.js';
 import { formatV6 } from './net-rules.js';
 import { MappedRingBuffer, type BpfObject, type RingView } from '../libbpf/index.js';
 
-export type MechanismName = 'connect4' | 'connect6' | 'sendmsg4' | 'sendmsg6' | 'exec_kill' | 'open_kill' | 'sock_create' | 'bind4' | 'bind6';
+export type MechanismName =
+  | 'connect4'
+  | 'connect6'
+  | 'sendmsg4'
+  | 'sendmsg6'
+  | 'exec_kill'
+  | 'open_kill'
+  | 'sock_create'
+  | 'bind4'
+  | 'bind6'
+  | 'connect_unix'
+  | 'uring_kill';
 
 const MECH_NAMES: Record<number, MechanismName> = {
   [Mechanism.CONNECT4]: 'connect4',
@@ -20,12 +31,16 @@ const MECH_NAMES: Record<number, MechanismName> = {
   [Mechanism.SOCK_CREATE]: 'sock_create',
   [Mechanism.BIND4]: 'bind4',
   [Mechanism.BIND6]: 'bind6',
+  [Mechanism.CONNECT_UNIX]: 'connect_unix',
+  [Mechanism.URING_KILL]: 'uring_kill',
 };
 
 export interface EnforcementDecision {
   mechanism: MechanismName;
   /** deny: the operation failed with EPERM; kill: SIGKILL was sent; deny_kill: EPERM, then SIGKILL at syscall exit */
   action: 'deny' | 'kill' | 'deny_kill';
+  /** monitor mode: `action` is what the rule would have done; nothing was denied or killed */
+  monitor: boolean;
   ruleId: number;
   pid: number;
   tid: number;
@@ -57,6 +72,7 @@ export function decodeDecision(view: RingView, offset: number, size: number): En
   const d: EnforcementDecision = {
     mechanism: mech,
     action: ACTION_NAMES[dv.getUint32(offset + o.action, true)] ?? 'deny',
+    monitor: (dv.getUint32(offset + o.flags, true) & DecisionFlags.MONITOR) !== 0,
     ruleId: dv.getUint32(offset + o.rule_id, true),
     pid: dv.getUint32(offset + o.pid, true),
     tid: dv.getUint32(offset + o.tid, true),
@@ -73,7 +89,7 @@ export function decodeDecision(view: RingView, offset: number, size: number): En
       port: dv.getUint16(offset + o.port, true),
       address: ipString(Buffer.from(bytes.subarray(offset + o.addr, offset + o.addr + 16)), f),
     };
-  } else {
+  } else if (family === 0) {
     d.file = { ino: dv.getBigUint64(offset + o.ino, true), dev: dv.getUint32(offset + o.dev, true) };
   }
   return d;
@@ -88,12 +104,14 @@ export interface DecisionCounters {
   exempt: bigint;
   /** decisions taken but not recorded (ring buffer full) */
   emitFail: bigint;
+  /** matched a monitor-mode rule: recorded, nothing denied or killed */
+  monitored: bigint;
 }
 
 /** Sums the per-CPU vg_enf_stats of a loaded enforcement object. */
 export function readCounters(obj: BpfObject): DecisionCounters {
   const raw = obj.map('vg_enf_stats').lookup(Buffer.alloc(4));
-  const out: DecisionCounters = { checked: 0n, denied: 0n, exempt: 0n, emitFail: 0n };
+  const out: DecisionCounters = { checked: 0n, denied: 0n, exempt: 0n, emitFail: 0n, monitored: 0n };
   if (!raw) return out;
   const stride = Math.ceil(ENF_SIZE.stats / 8) * 8;
   const s = ENF_OFF.stats;
@@ -102,6 +120,7 @@ export function readCounters(obj: BpfObject): DecisionCounters {
     out.denied += raw.readBigUInt64LE(off + s.denied);
     out.exempt += raw.readBigUInt64LE(off + s.exempt);
     out.emitFail += raw.readBigUInt64LE(off + s.emit_fail);
+    out.monitored += raw.readBigUInt64LE(off + s.monitored);
   }
   return out;
 }

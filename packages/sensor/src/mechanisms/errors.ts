@@ -6,6 +6,8 @@ export type EnforceErrorCode =
   | 'LIMIT'
   /** the kernel has no cgroup v2 hierarchy to attach to */
   | 'NO_CGROUP_V2'
+  /** this kernel lacks what the mechanism needs (the message says what and from which version) */
+  | 'UNSUPPORTED'
   /** the mechanism is closed */
   | 'CLOSED'
   /** a native call failed (fanotify_init, fanotify_mark, the worker) */

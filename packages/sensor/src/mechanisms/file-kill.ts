@@ -2,13 +2,15 @@
  * The shared body of the in-kernel kill mechanisms keyed by file identity (exec kill, open kill): one BPF object
  * with one tp_btf program, a deny map of (inode, kernel dev_t), the exempt cgroups and the decision ring.
  */
-import { BpfObject, type BpfLink } from '../libbpf/index.js';
+import { BpfObject, type BpfLink, type BpfMap } from '../libbpf/index.js';
 import { cgroupIdOfPid } from './cgroup.js';
 import { DecisionReader, readCounters, setExemptCgroups, setTargetCgroups, type DecisionCounters, type EnforcementDecision } from './decision.js';
 import { EnforceError } from './errors.js';
 import { compileFileDenySet, type FileDenyRule } from './file-rules.js';
 import { attachUnit, loadUnit, removePins } from './pinning.js';
 import type { PersistReport, PinnedObject } from '../persist/pinned-object.js';
+import { BinarySets } from './scope.js';
+import { addEntries, dropStale, replaceEntries } from './unit-maps.js';
 
 export interface FileKillOptions {
   /** the built object (bpf/.output/exec_kill.bpf.o or open_kill.bpf.o) */
@@ -25,6 +27,11 @@ export interface FileKillOptions {
    * deny set. Without it, close() detaches.
    */
   pinDir?: string;
+  /**
+   * bpffs path of the shared identity-set map (`<pinRoot>/state/vg_identity_v1`, bpf/lib/identity.h) that rules
+   * with an identitySetId are checked against; default: a private map of this unit (identityMap()).
+   */
+  identityPinPath?: string;
   /** with pinDir: how the start went (adopted, upgraded, repaired; events lost while no sensor read them) */
   onPersist?: (r: PersistReport) => void;
 }
@@ -51,7 +58,8 @@ export abstract class FileKill implements Disposable {
     try {
       this.obj.map('vg_events').setMaxEntries(opts.ringBytes ?? 256 * 1024);
       // Every map and the link are pinned (persist/pinned-object.ts): a restart with the same object adopts them.
-      this.pins = loadUnit(this.obj, opts.pinDir, { links: [this.names.program], lostCounter: (o) => readCounters(o).emitFail, ...(opts.onPersist ? { onPersist: opts.onPersist } : {}) });
+      const external: Record<string, string> = opts.identityPinPath ? { vg_identity: opts.identityPinPath } : {};
+      this.pins = loadUnit(this.obj, opts.pinDir, { links: [this.names.program], external, lostCounter: (o) => readCounters(o).emitFail, ...(opts.onPersist ? { onPersist: opts.onPersist } : {}) });
       setExemptCgroups(this.obj, this.exemptCgroupIds);
       this.reader = new DecisionReader(this.obj, opts.onDecision ?? (() => {}), opts.onError ?? (() => {}));
       this.reader.start();
@@ -71,12 +79,19 @@ export abstract class FileKill implements Disposable {
    */
   setDenySet(rules: readonly FileDenyRule[]): void {
     if (this.closed) throw new EnforceError('CLOSED', `${this.names.what} is closed`);
-    const entries = compileFileDenySet(rules);
+    const bins = new BinarySets();
+    const entries = compileFileDenySet(rules, bins);
     const map = this.obj.map(this.names.map);
     if (entries.length > map.maxEntries) throw new EnforceError('LIMIT', `${entries.length} files; the limit is ${map.maxEntries}`);
-    const want = new Set(entries.map((e) => e.key.toString('hex')));
-    for (const e of entries) map.update(e.key, e.value);
-    for (const k of [...map.keys()]) if (!want.has(k.toString('hex'))) map.delete(k);
+    const binMap = this.obj.map('vg_bin_set');
+    addEntries(binMap, bins.entries(), 'matchBinaries executables');
+    replaceEntries(map, entries, 'files');
+    dropStale(binMap, bins.entries());
+  }
+
+  /** The identity-set map this unit's rules are checked against (shared when identityPinPath was given). */
+  identityMap(): BpfMap {
+    return this.obj.map('vg_identity');
   }
 
   setExemptCgroups(ids: readonly bigint[]): void {

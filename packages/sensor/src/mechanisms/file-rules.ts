@@ -1,15 +1,20 @@
 /**
- * File deny sets as map contents (pure), for vg_exec_deny (exec_kill.bpf.c) and the open-kill map. Byte grammar:
+ * File deny sets as map contents (pure but for resolving paths), for vg_exec_deny (exec_kill.bpf.c) and
+ * vg_open_deny (open_kill.bpf.c). Byte grammar:
  *
  *   key   = u64 ino · u32 dev (kernel dev_t, MKDEV) · u32 0
- *   value = u32 rule_id · u32 flags (0)
+ *   value = vg_file_rule (scope.ts): u32 rule_id · u32 flags · u32 identity_set_id · u32 binary_set_id
+ *
+ * One value per file: rules naming the same file merge when one of them is unscoped and enforcing (it covers the
+ * others) or when their scopes are equal (the first rule's id is reported); otherwise BAD_RULE names both rules.
  */
 import { ENF_OFF, ENF_SIZE } from '../abi/enforce-layout.js';
 import { EnforceError } from './errors.js';
 import { fileIdOf, type FileId } from './file-id.js';
+import { BinarySets, fileRuleValue, isBroadest, sameScope, type RuleScope } from './scope.js';
 
-/** A file to deny, by path (resolved now, following symlinks) or by its kernel identity. */
-export type FileDenyRule = { id: number; path: string } | ({ id: number } & FileId);
+/** A file to deny, by path (resolved now, following symlinks) or by its kernel identity, with its scope. */
+export type FileDenyRule = ({ id: number; path: string } | ({ id: number } & FileId)) & RuleScope;
 
 export interface FileEntry {
   key: Buffer;
@@ -24,9 +29,9 @@ export function fileKey(f: FileId): Buffer {
   return key;
 }
 
-/** Resolves paths and encodes each rule; the first rule naming a file wins. Throws BAD_RULE for a missing path. */
-export function compileFileDenySet(rules: readonly FileDenyRule[]): FileEntry[] {
-  const out = new Map<string, FileEntry>();
+/** Resolves paths and encodes each rule (see the merge rule above). Throws BAD_RULE for a missing path. */
+export function compileFileDenySet(rules: readonly FileDenyRule[], bins: BinarySets = new BinarySets()): FileEntry[] {
+  const out = new Map<string, FileEntry & { rule: FileDenyRule }>();
   for (const r of rules) {
     let file: FileId;
     if ('path' in r) {
@@ -40,10 +45,15 @@ export function compileFileDenySet(rules: readonly FileDenyRule[]): FileEntry[] 
     }
     const key = fileKey(file);
     const k = key.toString('hex');
-    if (out.has(k)) continue;
-    const value = Buffer.alloc(ENF_SIZE.fileRule);
-    value.writeUInt32LE(r.id, ENF_OFF.fileRule.rule_id);
-    out.set(k, { key, value, file });
+    const value = fileRuleValue(r.id, r, bins);
+    const prev = out.get(k);
+    if (prev) {
+      if (isBroadest(prev.rule) || sameScope(prev.rule, r)) continue;
+      if (!isBroadest(r)) {
+        throw new EnforceError('BAD_RULE', `rules ${prev.rule.id} and ${r.id} name the same file (inode ${file.ino}) with different scopes (mode, pods or binaries); a deny map holds one rule per file`);
+      }
+    }
+    out.set(k, { key, value, file, rule: r });
   }
-  return [...out.values()];
+  return [...out.values()].map(({ key, value, file }) => ({ key, value, file }));
 }

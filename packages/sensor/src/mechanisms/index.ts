@@ -10,3 +10,6 @@ export { fileIdOf, kernelDev, type FileId } from './file-id.js';
 export { cgroupIdOf, cgroupIdOfPid, cgroupDirOf } from './cgroup.js';
 export { decodeDecision, type DecisionCounters, type EnforcementDecision, type MechanismName } from './decision.js';
 export { EnforceError, type EnforceErrorCode } from './errors.js';
+export { UnixConnectDeny, probeConnectUnix, type UnixConnectDenyOptions, type UnixDenyRule } from './unix-deny.js';
+export { UringKill, type UringDenyRule, type UringKillOptions } from './uring-kill.js';
+export { type RuleScope } from './scope.js';

@@ -3,10 +3,13 @@
  *
  *   vg_net_v4 key  = u32 prefixlen (host order, 0..32)  · u8 addr[4]  (network order, host bits zero)
  *   vg_net_v6 key  = u32 prefixlen (host order, 0..128) · u8 addr[16]
- *   value          = u32 count · u32 0 · count × { u16 port_lo · u16 port_hi · u8 protocol · u8 flags · u16 0 · u32 rule_id }
+ *   value          = u32 count · u32 0 · count × { u16 port_lo · u16 port_hi · u8 protocol · u8 flags · u16 0 · u32 rule_id
+ *                                                · u32 identity_set_id · u32 binary_set_id }
  *                    (flags: 1 = VG_NET_KILL, deny and SIGKILL the caller at the syscall's exit;
- *                     2 = VG_NET_BIND, a bind rule: bind4/6 use only these, connect/sendmsg only the others)
- *                    (then zeroes up to NET_MATCH_MAX entries)
+ *                     2 = VG_NET_BIND, a bind rule: bind4/6 use only these, connect/sendmsg only the others;
+ *                     4 = VG_NET_MONITOR, record only; 8 = VG_NET_HOST, host processes match the identity set too)
+ *                    (then zeroes up to NET_MATCH_MAX entries; enforcing matches come before monitor-mode ones,
+ *                     the program takes the first match that applies to the caller)
  *
  * An LPM trie returns only the longest prefix that contains the destination, so each CIDR's value carries the
  * matches of every rule whose CIDR contains that CIDR: the rules containing a destination are exactly those
@@ -16,8 +19,9 @@
 import { isIPv4, isIPv6 } from 'node:net';
 import { ENF_OFF, ENF_SIZE, NET_MATCH_MAX, NetFlags } from '../abi/enforce-layout.js';
 import { EnforceError } from './errors.js';
+import { BinarySets, checkScope, fileRuleValue, type RuleScope } from './scope.js';
 
-export interface NetDenyRule {
+export interface NetDenyRule extends RuleScope {
   /** reported in decision records (the engine's rule/selector id) */
   id: number;
   /** `a.b.c.d/n`, an IPv6 CIDR, or a bare address (/32 or /128) */
@@ -125,7 +129,7 @@ function contains(outer: Cidr, inner: Cidr): boolean {
 }
 
 /** Compiles deny rules into the entries of vg_net_v4 / vg_net_v6 (see the grammar above). */
-export function compileNetDenySet(rules: readonly NetDenyRule[]): NetEntry[] {
+export function compileNetDenySet(rules: readonly NetDenyRule[], bins: BinarySets = new BinarySets()): NetEntry[] {
   const parsed = rules.map((r) => {
     const ports = r.ports && r.ports.length ? r.ports : [[0, 65535] as const];
     for (const [lo, hi] of ports) {
@@ -134,15 +138,31 @@ export function compileNetDenySet(rules: readonly NetDenyRule[]): NetEntry[] {
       }
     }
     if (!Number.isInteger(r.id) || r.id < 0 || r.id > 0xffffffff) throw new EnforceError('BAD_RULE', `rule id ${r.id} must be a u32`);
-    return { rule: r, cidr: parseCidr(r.cidr), ports };
+    checkScope(r.id, r);
+    return { rule: r, cidr: parseCidr(r.cidr), ports, binarySet: bins.idOf(r.id, r.binaries) };
   });
   const keys = new Map<string, Cidr>();
   for (const p of parsed) keys.set(`${p.cidr.family}/${p.cidr.addr.toString('hex')}/${p.cidr.prefix}`, p.cidr);
   const out: NetEntry[] = [];
   for (const k of keys.values()) {
-    const matches = parsed.filter((p) => contains(p.cidr, k)).flatMap((p) =>
-      p.ports.map(([lo, hi]) => ({ lo, hi, proto: p.rule.protocol ? PROTO[p.rule.protocol] : 0, flags: (p.rule.action === 'kill' ? NetFlags.KILL : 0) | (p.rule.hook === 'bind' ? NetFlags.BIND : 0), id: p.rule.id })),
-    );
+    const matches = parsed
+      .filter((p) => contains(p.cidr, k))
+      .sort((a, b) => Number(!!a.rule.monitor) - Number(!!b.rule.monitor)) // enforcing first (stable)
+      .flatMap((p) =>
+        p.ports.map(([lo, hi]) => ({
+          lo,
+          hi,
+          proto: p.rule.protocol ? PROTO[p.rule.protocol] : 0,
+          flags:
+            (p.rule.action === 'kill' ? NetFlags.KILL : 0) |
+            (p.rule.hook === 'bind' ? NetFlags.BIND : 0) |
+            (p.rule.monitor ? NetFlags.MONITOR : 0) |
+            (p.rule.hostIncluded ? NetFlags.HOST : 0),
+          id: p.rule.id,
+          identity: p.rule.identitySetId ?? 0,
+          binarySet: p.binarySet,
+        })),
+      );
     if (matches.length > NET_MATCH_MAX) {
       throw new EnforceError(
         'LIMIT',
@@ -161,6 +181,8 @@ export function compileNetDenySet(rules: readonly NetDenyRule[]): NetEntry[] {
       value.writeUInt8(m.proto, at + ENF_OFF.match.protocol);
       value.writeUInt8(m.flags, at + ENF_OFF.match.flags);
       value.writeUInt32LE(m.id, at + ENF_OFF.match.rule_id);
+      value.writeUInt32LE(m.identity, at + ENF_OFF.match.identity_set_id);
+      value.writeUInt32LE(m.binarySet, at + ENF_OFF.match.binary_set_id);
     });
     out.push({ family: k.family, key, value });
   }
@@ -168,7 +190,7 @@ export function compileNetDenySet(rules: readonly NetDenyRule[]): NetEntry[] {
 }
 
 /** A socket(2) to deny, by family and optionally type and protocol (sock_create sees nothing else). */
-export interface SocketDenyRule {
+export interface SocketDenyRule extends RuleScope {
   id: number;
   family: 'inet' | 'inet6';
   /** absent: every type (then protocol must be absent too) */
@@ -184,7 +206,7 @@ const SOCK_TYPE = { stream: 1, dgram: 2, raw: 3 } as const;
  * Compiles socket deny rules into vg_sock_deny entries: key = u32 family · u32 type · u32 protocol · u32 0 (0 = any,
  * protocol only with a type), value = u32 rule_id · u32 0.
  */
-export function compileSocketDenySet(rules: readonly SocketDenyRule[]): Array<{ key: Buffer; value: Buffer }> {
+export function compileSocketDenySet(rules: readonly SocketDenyRule[], bins: BinarySets = new BinarySets()): Array<{ key: Buffer; value: Buffer }> {
   return rules.map((r) => {
     if (!(r.family in FAMILY)) throw new EnforceError('BAD_RULE', `socket rule ${r.id}: family must be inet or inet6`);
     if (r.type === undefined && r.protocol !== undefined) throw new EnforceError('BAD_RULE', `socket rule ${r.id}: a protocol needs a type`);
@@ -195,8 +217,6 @@ export function compileSocketDenySet(rules: readonly SocketDenyRule[]): Array<{ 
     key.writeUInt32LE(FAMILY[r.family], 0);
     key.writeUInt32LE(r.type ? SOCK_TYPE[r.type] : 0, 4);
     key.writeUInt32LE(r.protocol ?? 0, 8);
-    const value = Buffer.alloc(ENF_SIZE.fileRule);
-    value.writeUInt32LE(r.id, ENF_OFF.fileRule.rule_id);
-    return { key, value };
+    return { key, value: fileRuleValue(r.id, r, bins) };
   });
 }

@@ -4,7 +4,7 @@
  * among its active LSMs yet refuses LSM programs, and loads kprobe programs it cannot attach.
  */
 import { existsSync, mkdirSync, openSync, closeSync, readFileSync, rmdirSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { CGROUP2_SUPER_MAGIC, TRACEFS_MAGIC, fsType, isBpffs } from '../fs-magic.js';
 import { BpfObject, LibbpfError, errnoName, loadNative, type BpfLink, type BpfProgram } from '../libbpf/index.js';
 
@@ -21,6 +21,7 @@ export type CapabilityId =
   | 'trampoline'
   | 'lsm_bpf'
   | 'cgroup_sock'
+  | 'connect_unix'
   | 'task_iter'
   | 'uprobe'
   | 'ringbuf'
@@ -69,12 +70,13 @@ function libcPath(): string | undefined {
 }
 
 /** Loads only `progName` from the probe object and attaches it with `attach`. */
-function tryProgram(objectPath: string, progName: string, attach: (p: BpfProgram) => BpfLink): { ok: boolean; detail: string } {
+function tryProgram(objectPath: string, progName: string, attach: (p: BpfProgram) => BpfLink, prepare?: (p: BpfProgram) => void): { ok: boolean; detail: string } {
   let obj: BpfObject | undefined;
   let link: BpfLink | undefined;
   try {
     obj = BpfObject.open(objectPath);
     for (const p of obj.programs()) p.setAutoload(p.name === progName);
+    if (prepare) prepare(obj.program(progName));
     obj.load();
     link = attach(obj.program(progName));
     return { ok: true, detail: 'loaded and attached' };
@@ -141,8 +143,15 @@ export function probeKernel(options: ProbeOptions): Capability[] {
       const a = tryProgram(obj, 'vg_probe_cgroup_connect4', (p) => p.attachCgroup(cgfd));
       const b = a.ok ? tryProgram(obj, 'vg_probe_cgroup_sock_create', (p) => p.attachCgroup(cgfd)) : a;
       add('cgroup_sock', 'cgroup socket hooks (connect4/6, sock_create)', a.ok && b.ok, a.ok && b.ok ? `attached on ${cg2}` : b.detail);
+      // cgroup/connect_unix (kernel >= 6.7) lives in unix_deny.bpf.o; libbpf 1.1 does not know its section name.
+      const unixObj = join(dirname(obj), 'unix_deny.bpf.o');
+      const u = existsSync(unixObj)
+        ? tryProgram(unixObj, 'vg_connect_unix', (p) => p.attachCgroup(cgfd), (p) => p.setType(18 /* CGROUP_SOCK_ADDR */, 49 /* CGROUP_UNIX_CONNECT */))
+        : { ok: false, detail: `${unixObj} is missing; build it with: make -C bpf` };
+      add('connect_unix', 'cgroup/connect_unix (unix socket connect deny, kernel >= 6.7)', u.ok, u.ok ? `attached on ${cg2}` : u.detail);
     } catch (err) {
       add('cgroup_sock', 'cgroup socket hooks (connect4/6, sock_create)', false, (err as Error).message);
+      add('connect_unix', 'cgroup/connect_unix (unix socket connect deny, kernel >= 6.7)', false, (err as Error).message);
     } finally {
       if (fd >= 0) closeSync(fd);
       try {
@@ -153,6 +162,7 @@ export function probeKernel(options: ProbeOptions): Capability[] {
     }
   } else {
     add('cgroup_sock', 'cgroup socket hooks (connect4/6, sock_create)', false, 'no cgroup v2 hierarchy');
+    add('connect_unix', 'cgroup/connect_unix (unix socket connect deny, kernel >= 6.7)', false, 'no cgroup v2 hierarchy');
   }
   prog('task_iter', 'BPF task iterators', 'vg_probe_task_iter', (p) => p.attachIter());
   const libc = libcPath();
