@@ -6,12 +6,14 @@ import { LibbpfError } from './libbpf/index.js';
 import { createLogger, defaultRunOptions, startSensor, tuneHeapForSensor, DEFAULT_OBJECTS_DIR, type RunOptions } from './main.js';
 import { formatCapabilityTable, probeKernel } from './probe/probe.js';
 import { uninstallPins } from './uninstall.js';
+import { STATUS_HELP, statusCommand } from './persist/status-cli.js';
 
 const HELP = `vigil-sensor — Vigil's node sensor: loads CO-RE BPF programs and streams process events
 
 Usage:
   vigil-sensor run [options]     run the sensor on this machine (root)
   vigil-sensor probe [--json]    print which kernel capabilities work here (root)
+  vigil-sensor status [--json]   what is pinned and armed in the kernel, and which rules are persistent (root)
   vigil-sensor uninstall         detach and remove everything Vigil pinned (kill and connect rules stay
                                  armed in the kernel after the sensor stops, by design) (root)
   vigil-sensor help [command]    show help
@@ -42,6 +44,8 @@ Options:
   --nats URL                  join a cluster: announce this node, receive policy bundles, ack them (bundles are
                               refused until the enforcement engine is in this build)
   --state-dir DIR             where the last applied bundles are kept (default: /var/lib/vigil/sensor)
+  --nats-events MODE          with --nats, publish events on vigil.events.<node>.<type>: protobuf (default),
+                              both (protobuf + JSON twin on <subject>.json) or off (docs/events.md)
   -h, --help                  show this help
 
 Logs are JSON (pino) on stderr; set VIGIL_LOG_LEVEL=debug for more.
@@ -68,6 +72,11 @@ function intOption(name: string, value: string | undefined, fallback: number, mi
   return n;
 }
 
+function natsEventsOption(v: string | undefined): 'protobuf' | 'both' | 'off' {
+  if (v === undefined || v === 'protobuf' || v === 'both' || v === 'off') return v ?? 'protobuf';
+  throw new SensorError('BAD_ARGUMENT', `--nats-events must be protobuf, both or off, got "${v}"`);
+}
+
 function parseRun(argv: string[]): RunOptions | 'help' {
   const { values } = parseArgs({
     args: argv,
@@ -84,6 +93,7 @@ function parseRun(argv: string[]): RunOptions | 'help' {
       'bpffs-root': { type: 'string' },
       'stats-interval': { type: 'string' },
       nats: { type: 'string' },
+      'nats-events': { type: 'string' },
       'state-dir': { type: 'string' },
       mechanisms: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
@@ -113,6 +123,7 @@ function parseRun(argv: string[]): RunOptions | 'help' {
     statsIntervalMs: intOption('stats-interval', values['stats-interval'], 60, 0) * 1000,
     mechanisms,
     ...(values.nats ? { nats: values.nats } : {}),
+    natsEvents: natsEventsOption(values['nats-events']),
     ...(values['state-dir'] ? { stateDir: values['state-dir'] } : {}),
   };
 }
@@ -167,6 +178,8 @@ function main(argv: string[]): void {
       return run(rest);
     case 'probe':
       return probe(rest);
+    case 'status':
+      return statusCommand(rest);
     case 'uninstall':
     case 'cleanup':
       return uninstall(rest);
@@ -174,7 +187,7 @@ function main(argv: string[]): void {
     case 'help':
     case '--help':
     case '-h':
-      process.stdout.write(rest[0] === 'run' ? RUN_HELP : rest[0] === 'probe' ? PROBE_HELP : HELP);
+      process.stdout.write(rest[0] === 'run' ? RUN_HELP : rest[0] === 'probe' ? PROBE_HELP : rest[0] === 'status' ? STATUS_HELP : HELP);
       return;
     default:
       fail(`unknown command "${cmd}"; run 'vigil-sensor --help'`);

@@ -10,7 +10,8 @@ import { pino, type Logger } from 'pino';
 import { KtimeClock } from './events/exec-id.js';
 import { CompactFormatter } from './export/compact.js';
 import { TetragonJsonFormatter } from './export/json.js';
-import type { EventFormatter } from './export/model.js';
+import type { EventFormatter, SensorEvent } from './export/model.js';
+import { DisabledEventExport, NatsEventExporter, type EventExport } from './export/nats-exporter.js';
 import { RotatingFileSink, StreamSink, type LineSink } from './export/writer.js';
 import { FallbackEnforcementEngine } from './enforce/engine.js';
 import { ensureOwnCgroup } from './enforce/own-cgroup.js';
@@ -44,6 +45,8 @@ export interface RunOptions {
   mechanisms: 'auto' | 'fallback';
   /** Where the last applied bundles are kept (with nats). */
   stateDir?: string;
+  /** Events on NATS (with nats): protobuf only (default), protobuf + JSON twin, or none. */
+  natsEvents?: 'protobuf' | 'both' | 'off';
 }
 
 export function defaultRunOptions(): RunOptions {
@@ -93,6 +96,8 @@ export function startSensor(o: RunOptions): RunningSensor {
     ? new RotatingFileSink({ path: o.exportFile, maxBytes: o.exportFileMaxBytes, keep: o.exportFileRotations })
     : new StreamSink(o.stdout ?? process.stdout);
 
+  const events: EventExport =
+    o.nats && o.natsEvents !== 'off' ? NatsEventExporter.start({ servers: o.nats.split(','), node: o.nodeName, clock, logger, json: o.natsEvents === 'both' }) : DisabledEventExport;
   const lifecycle = ProcessLifecycleSensor.start({
     objectPath: `${o.objectsDir}/process_lifecycle.bpf.o`,
     pinRoot: o.pinRoot,
@@ -101,7 +106,10 @@ export function startSensor(o: RunOptions): RunningSensor {
     ancestors: o.ancestors,
     logger,
     clock,
-    onEvent: (ev) => sink.write(formatter.format(ev)),
+    onEvent: (ev) => {
+      sink.write(formatter.format(ev));
+      events.offer(ev);
+    },
   });
 
   // Enforcement: the fallback engine (units start on first use, so a node without policies pays nothing).
@@ -113,21 +121,21 @@ export function startSensor(o: RunOptions): RunningSensor {
     ...(own ? { exemptCgroupIds: [own.id] } : {}),
     onDecision: (d) => {
       const p = lifecycle.cache.byPidNow(d.pid) ?? lifecycle.cache.unknown(d.pid, d.tid, 0n);
-      sink.write(
-        formatter.format({
-          type: 'enforcement',
-          timeNs: BigInt(Date.now()) * 1_000_000n,
-          process: p,
-          parent: p.parent,
-          ancestors: o.ancestors > 0 ? lifecycle.cache.ancestors(p, o.ancestors + 1).slice(1) : undefined,
-          eventKind: 'process_lsm',
-          functionName: d.hook,
-          policyName: d.policyName,
-          action: d.action,
-          mechanism: d.mechanism,
-          detail: d.detail,
-        }),
-      );
+      const ev: SensorEvent = {
+        type: 'enforcement',
+        timeNs: BigInt(Date.now()) * 1_000_000n,
+        process: p,
+        parent: p.parent,
+        ancestors: o.ancestors > 0 ? lifecycle.cache.ancestors(p, o.ancestors + 1).slice(1) : undefined,
+        eventKind: 'process_lsm',
+        functionName: d.hook,
+        policyName: d.policyName,
+        action: d.action,
+        mechanism: d.mechanism,
+        detail: d.detail,
+      };
+      sink.write(formatter.format(ev));
+      events.offer(ev);
     },
     onError: (err) => logger.warn({ err }, 'enforcement unit error'),
   });
@@ -136,7 +144,7 @@ export function startSensor(o: RunOptions): RunningSensor {
   const logStats = () => {
     const s = lifecycle.stats();
     logger.info(
-      { records: s.records.toString(), lost: s.reserveFailures.toString(), unaccounted: s.unaccounted.toString(), decodeErrors: s.decodeErrors, cached: s.cache.size, evicted: s.cache.evicted },
+      { records: s.records.toString(), lost: s.reserveFailures.toString(), unaccounted: s.unaccounted.toString(), decodeErrors: s.decodeErrors, cached: s.cache.size, evicted: s.cache.evicted, nats: events.stats() },
       'sensor stats',
     );
   };
@@ -163,6 +171,7 @@ export function startSensor(o: RunOptions): RunningSensor {
       logStats();
       lifecycle.close();
       sink.close();
+      void events.close(); // after the last drain: what it queued is still published
     },
   };
 }
