@@ -7,7 +7,9 @@ import type { Logger } from 'pino';
 import { compilePolicy, type NodeProfile } from '@vigil/policy-schema';
 import type { PolicyDirResult } from '../policy/policy-dir.js';
 import { probeKernel } from '../probe/probe.js';
-import type { BundleApplier } from '../transport/applier.js';
+import type { ApplyOutcome, BundleApplier } from '../transport/applier.js';
+import { withTracepointFormats } from '../generic/tracefs.js';
+import { formatHookStatus, policyState } from './composite.js';
 import { nodeProfileFromCapabilities } from '../transport/node-profile.js';
 
 export interface PolicyDirOptions {
@@ -28,12 +30,14 @@ export function localNodeProfile(objectsDir: string, mechanisms: 'auto' | 'fallb
 export async function applyPolicies({ policies, warnings }: PolicyDirResult, o: PolicyDirOptions): Promise<void> {
   for (const w of warnings) o.logger.warn({ file: w.file }, w.message);
   if (policies.length === 0) return;
-  const profile = localNodeProfile(o.objectsDir, o.mechanisms);
+  const profile = withTracepointFormats(localNodeProfile(o.objectsDir, o.mechanisms), policies.map((p) => p.policy));
   for (const p of policies) {
     const bundle = compilePolicy(p.policy, profile);
-    const outcome = await o.engine.apply(bundle).catch((err: unknown) => ({ result: 'failed' as const, reason: (err as Error).message }));
+    const outcome: ApplyOutcome = await o.engine.apply(bundle).catch((err: unknown) => ({ result: 'failed' as const, reason: (err as Error).message }));
     const hooks = bundle.hooks.map((h) => `${h.path}→${h.mechanism}`).join(', ');
-    if (outcome.result === 'applied') o.logger.info({ policy: p.name, file: p.file, hooks }, 'policy enforcing');
+    if (outcome.result === 'applied') o.logger.info({ policy: p.name, file: p.file, hooks, state: policyState(outcome).state }, 'policy enforcing');
     else o.logger.warn({ policy: p.name, file: p.file, result: outcome.result, reason: outcome.reason }, `policy not applied: ${outcome.reason}`);
+    // One line per hook: the mechanism that runs it on this node, or why it is refused.
+    for (const h of outcome.hooks ?? []) o.logger[h.state === 'refused' ? 'warn' : 'info']({ policy: p.name, hook: h.path, mechanism: h.mechanism, state: h.state }, formatHookStatus(h));
   }
 }

@@ -100,6 +100,13 @@ export class BpfMap {
     return Buffer.from(new Uint8Array(koffi.view(ptr, Number(size.readBigUInt64LE())))); // a copy: the view is libbpf memory
   }
 
+  /** Before load: replaces the contents of a data-section map (.rodata: the object's `const volatile` settings). */
+  setInitialValue(data: Buffer): void {
+    this.requireObjectMap();
+    const err = negErrno(loadNative().bpf.bpf_map__set_initial_value(this.ptr as NativePtr, data, data.length));
+    if (err) throw new LibbpfError('MAP_OP_FAILED', `cannot set the initial value of map ${this.name} (${data.length} bytes)`, err);
+  }
+
   get pinned(): boolean {
     return this.ptr ? loadNative().bpf.bpf_map__is_pinned(this.ptr) : false;
   }

@@ -73,6 +73,7 @@ function declare(lib: LibraryHandle, sampleFn: TypeObject, printFn: TypeObject) 
     bpf_program__attach_tracepoint_opts: f<(p: NativePtr, cat: string, name: string, opts: Buffer) => NativePtr | null>('void *bpf_program__attach_tracepoint_opts(void *prog, str cat, str name, const uint8_t *opts)'),
     bpf_program__attach_trace_opts: f<(p: NativePtr, opts: Buffer) => NativePtr | null>('void *bpf_program__attach_trace_opts(void *prog, const uint8_t *opts)'),
     bpf_program__set_attach_target: f<(p: NativePtr, fd: number, name: string | null) => number>('int bpf_program__set_attach_target(void *prog, int attach_prog_fd, str attach_func_name)'),
+    bpf_map__set_initial_value: f<(m: NativePtr, data: Buffer, size: number) => number>('int bpf_map__set_initial_value(void *map, const uint8_t *data, size_t size)'),
     bpf_map_create: f<(type: number, name: string | null, keySize: number, valueSize: number, maxEntries: number, opts: Buffer) => number>('int bpf_map_create(int map_type, str map_name, uint32_t key_size, uint32_t value_size, uint32_t max_entries, const uint8_t *opts)'),
 
     bpf_link__fd: f<(l: NativePtr) => number>('int bpf_link__fd(void *link)'),
