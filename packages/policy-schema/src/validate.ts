@@ -224,6 +224,8 @@ class Checker {
       seen.add(o.name);
       if (o.name === 'policy-mode' && o.value !== 'enforce' && o.value !== 'monitor')
         this.add('INVALID_OPTION', `spec.options[${i}].value`, `policy-mode must be enforce or monitor, not ${JSON.stringify(o.value ?? '')}`, 'set value: enforce or value: monitor');
+      if (o.name === 'deny-io-uring' && o.value !== 'true' && o.value !== 'false')
+        this.add('INVALID_OPTION', `spec.options[${i}].value`, `deny-io-uring must be "true" or "false", not ${JSON.stringify(o.value ?? '')}`, 'set value: "true" to deny io_uring_setup to the policy\'s processes');
     });
   }
 

@@ -114,7 +114,16 @@ export interface UserspaceExpr {
 
 export interface Bundle {
   version: BundleVersion;
-  policy: { name: string; namespace?: string; kind: PolicyKind; mode: PolicyMode; /** spec.loader: report shared-object loads. */ loader: boolean };
+  policy: {
+    name: string;
+    namespace?: string;
+    kind: PolicyKind;
+    mode: PolicyMode;
+    /** spec.loader: report shared-object loads. */
+    loader: boolean;
+    /** spec.options deny-io-uring: the policy's processes may not create io_uring rings (its scope: identity set, hosts). */
+    denyIoUring?: { identitySetId: number; hostIncluded: boolean };
+  };
   hooks: CompiledHook[];
   enforcers: CompiledEnforcer[];
   identitySets: IdentitySetRef[];

@@ -447,7 +447,14 @@ class Compiler {
     const enforcers: CompiledEnforcer[] = (spec.enforcers ?? []).map((e, i) => this.compileEnforcer(e.calls, `spec.enforcers[${i}]`));
     const meta = this.policy.metadata;
     const content: Omit<Bundle, 'version'> = {
-      policy: { name: meta.name, ...(meta.namespace !== undefined ? { namespace: meta.namespace } : {}), kind: this.policy.kind, mode: this.mode, loader: spec.loader === true },
+      policy: {
+        name: meta.name,
+        ...(meta.namespace !== undefined ? { namespace: meta.namespace } : {}),
+        kind: this.policy.kind,
+        mode: this.mode,
+        loader: spec.loader === true,
+        ...(spec.options?.find((o) => o.name === 'deny-io-uring')?.value === 'true' ? { denyIoUring: { identitySetId: this.policyIdentity, hostIncluded: this.hostIncluded } } : {}),
+      },
       hooks,
       enforcers,
       identitySets: [...this.em.identitySets.values()].sort((a, b) => a.id - b.id),

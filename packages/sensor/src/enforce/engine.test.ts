@@ -12,6 +12,8 @@ import { join } from 'node:path';
 import { compilePolicy, parsePolicy, type Bundle } from '@vigil/policy-schema';
 import { probeKernel } from '../probe/probe.js';
 import { BPF_OUT, TestCgroup, capability, vgTry } from '../mechanisms/test-kernel.js';
+import { closeFd, objGet } from '../libbpf/index.js';
+import { rawUpdate } from '../persist/raw-map.js';
 import { nodeProfileFromCapabilities } from '../transport/node-profile.js';
 import { FallbackEnforcementEngine, type AttributedDecision } from './engine.js';
 
@@ -199,12 +201,66 @@ describe('fallback enforcement engine (real kernel)', () => {
       expect(out.result).toBe('refused');
       expect(out.reason).toMatch(/^spec\.lsmhooks\[0\] \(file_open\): .*operator Equal/);
       expect(vgTry(['open', secret], cg.path).out).toBe('EPERM'); // v1 still enforcing
-      // monitor mode needs decision records without denial: refused, with the reason
-      const monitor = compile(fileOpenPolicy(secret).replace('spec:\n', 'spec:\n  options:\n  - name: policy-mode\n    value: monitor\n'), 3);
-      expect((await engine.apply(monitor)).reason).toMatch(/monitor mode/);
+      // v3 has matchArgs on an argument file_open's mechanism does not see (arg 1): refused, v1 stays
+      const v3 = compile(fileOpenPolicy(secret).replace(/index: 0/g, 'index: 1'), 3);
+      const out3 = await engine.apply(v3);
+      expect(out3.result).toBe('refused');
+      expect(out3.reason).toMatch(/Equal on arg index 1 \(file\) is not what the fanotify fallback sees for file_open/);
       expect(engine.report(v1.version.policyUid).map((h) => h.status)).toEqual(['enforcing']);
     } finally {
       await engine.uninstall();
+    }
+  });
+
+  it('policy-mode monitor: the open goes through, the decision is reported as monitor', async () => {
+    if (!capability('send_signal').available) return void process.stdout.write(`VIGIL-SKIP monitor missing=send_signal reason=${capability('send_signal').reason}\n`);
+    const secret = join(dir, 'secret-monitor');
+    writeFileSync(secret, 'x');
+    const decisions: AttributedDecision[] = [];
+    const engine = new FallbackEnforcementEngine({ objectsDir: BPF_OUT, pinRoot: PIN_ROOT, onDecision: (d) => decisions.push(d) });
+    using cg = new TestCgroup();
+    try {
+      const monitor = compile(fileOpenPolicy(secret).replace('spec:\n', 'spec:\n  options:\n  - name: policy-mode\n    value: monitor\n'));
+      expect(await engine.apply(monitor)).toEqual({ result: 'applied', reason: '' });
+      expect(engine.report(monitor.version.policyUid)[0]?.reason).toMatch(/monitor mode/);
+      expect(vgTry(['open', secret], cg.path)).toMatchObject({ out: 'ok', signal: null });
+      for (let i = 0; i < 50 && decisions.length === 0; i++) await new Promise((r) => setTimeout(r, 20));
+      expect(decisions).toEqual([expect.objectContaining({ policyName: 'protect-secret', hook: 'file_open', mechanism: 'tp_btf', action: 'kill', monitor: true })]);
+    } finally {
+      await engine.uninstall();
+    }
+  });
+
+  it('a pod-scoped policy with deny-io-uring: only processes of the selected pods are killed at open and io_uring_setup', async () => {
+    if (!capability('send_signal').available) return void process.stdout.write(`VIGIL-SKIP pod-scope missing=send_signal reason=${capability('send_signal').reason}\n`);
+    const secret = join(dir, 'secret-pod');
+    writeFileSync(secret, 'x');
+    const root = `${PIN_ROOT}-pod`;
+    const engine = new FallbackEnforcementEngine({ objectsDir: BPF_OUT, pinRoot: root });
+    using pod = new TestCgroup();
+    using other = new TestCgroup();
+    try {
+      const bundle = compile(fileOpenPolicy(secret).replace('spec:\n', 'spec:\n  podSelector:\n    matchLabels: { app: web }\n  options:\n  - name: deny-io-uring\n    value: "true"\n'));
+      const setId = bundle.identitySets[0]?.id ?? 0;
+      expect(setId).toBeGreaterThan(0);
+      expect((await engine.apply(bundle)).result).toBe('applied');
+      // what the sensor's identity watcher does when it sees the pod: its cgroup joins the set (pinned, shared map)
+      const fd = objGet(join(root, 'state', 'vg_identity_v1'));
+      try {
+        const key = Buffer.alloc(16);
+        key.writeUInt32LE(setId, 0);
+        key.writeBigUInt64LE(pod.id, 8);
+        rawUpdate(fd, key, Buffer.from([1]));
+      } finally {
+        closeFd(fd);
+      }
+      expect(vgTry(['open', secret], pod.path).signal).toBe('SIGKILL'); // open kill (fanotify cannot scope by pod)
+      expect(vgTry(['open', secret], other.path).out).toBe('ok');
+      expect(spawnSync(join(BPF_OUT, 'helpers/vg_fallback'), ['--cgroup', pod.path, 'uring_setup'], { encoding: 'utf8' }).signal).toBe('SIGKILL');
+      expect(spawnSync(join(BPF_OUT, 'helpers/vg_fallback'), ['--cgroup', other.path, 'uring_setup'], { encoding: 'utf8' }).stdout.trim()).toBe('ring');
+    } finally {
+      await engine.uninstall();
+      rmSync(root, { recursive: true, force: true });
     }
   });
 });

@@ -9,14 +9,15 @@
  * Units start on first use and are pinned under `pinRoot/enforce/…`, so kills and connect denials stay armed while
  * the sensor is down (fanotify cannot: the kernel allows everything once its group closes).
  */
-import { existsSync, statSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, mkdirSync, statSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import type { Bundle } from '@vigil/policy-schema';
 import {
   ConnectDeny,
   ExecKill,
   FanotifyGuard,
   OpenKill,
+  UringKill,
   type EnforcementDecision,
   type FanotifyDecision,
   type NetDenyRule,
@@ -24,7 +25,10 @@ import {
 import { removePins } from '../mechanisms/pinning.js';
 import type { PersistReport } from '../persist/pinned-object.js';
 import type { ApplyOutcome, BundleApplier } from '../transport/applier.js';
-import { planFallbackEnforcement, type EnforcementPlan, type HookPlan } from './plan.js';
+import { planFallbackEnforcement, type EnforcementPlan, type HookPlan, type PathRule } from './plan.js';
+
+/** Pin name of the identity-set map below `<pinRoot>/state` (bpf/include/abi/identity.h: vg_identity_v<schema>). */
+const IDENTITY_PIN = 'vg_identity_v1';
 
 /** One enforcement decision, attributed to the policy and hook that asked for it. */
 export interface AttributedDecision {
@@ -32,6 +36,8 @@ export interface AttributedDecision {
   hook: string;
   mechanism: string;
   action: 'deny' | 'kill' | 'deny_kill';
+  /** monitor mode: `action` is what the policy would have done; nothing was denied or killed */
+  monitor?: boolean;
   pid: number;
   tid: number;
   detail: string;
@@ -46,6 +52,11 @@ export interface FallbackEngineOptions {
   onError?: (err: unknown) => void;
   /** cgroups never denied or killed; default: the calling process's cgroup (see own-cgroup.ts) */
   exemptCgroupIds?: readonly bigint[];
+  /**
+   * bpffs path of the shared identity-set map (`<pinRoot>/state/vg_identity_v1`, filled by the sensor's identity
+   * watcher): rules scoped to pods/containers are checked against it. Default: that path under pinRoot.
+   */
+  identityPinPath?: string;
   /** how each pinned unit started: adopted, upgraded or repaired, and what its ring lost while no sensor ran */
   onPersist?: (r: PersistReport) => void;
 }
@@ -63,6 +74,7 @@ export class FallbackEnforcementEngine implements BundleApplier {
   private execKill: ExecKill | undefined;
   private openKill: OpenKill | undefined;
   private fanotify: FanotifyGuard | undefined;
+  private uringKill: UringKill | undefined;
   private nextBase = 1;
   /** userspace `dev:ino` of each fanotify-protected file → the policy that protects it */
   private openOwners = new Map<string, string>();
@@ -125,7 +137,7 @@ export class FallbackEnforcementEngine implements BundleApplier {
     this.restoring = false;
     await this.sync();
     const removed: string[] = [];
-    for (const [unit, live] of [['connect', this.connect], ['exec-kill', this.execKill], ['open-kill', this.openKill]] as const) {
+    for (const [unit, live] of [['connect', this.connect], ['exec-kill', this.execKill], ['open-kill', this.openKill], ['uring-kill', this.uringKill]] as const) {
       if (live || !existsSync(this.pinDir(unit))) continue;
       removePins(this.pinDir(unit));
       removed.push(this.pinDir(unit));
@@ -138,8 +150,9 @@ export class FallbackEnforcementEngine implements BundleApplier {
     this.connect?.close();
     this.execKill?.close();
     this.openKill?.close();
+    this.uringKill?.close();
     await this.fanotify?.close();
-    this.connect = this.execKill = this.openKill = this.fanotify = undefined;
+    this.connect = this.execKill = this.openKill = this.fanotify = this.uringKill = undefined;
   }
 
   /** Detaches and unpins every unit (uninstall). */
@@ -148,8 +161,9 @@ export class FallbackEnforcementEngine implements BundleApplier {
     this.connect?.remove();
     this.execKill?.remove();
     this.openKill?.remove();
+    this.uringKill?.remove();
     await this.fanotify?.close();
-    this.connect = this.execKill = this.openKill = this.fanotify = undefined;
+    this.connect = this.execKill = this.openKill = this.fanotify = this.uringKill = undefined;
   }
 
   private allocateRuleIds(): number {
@@ -166,7 +180,7 @@ export class FallbackEnforcementEngine implements BundleApplier {
   private decision(mechanism: string, hook: string, d: EnforcementDecision): void {
     const owner = this.owner(d.ruleId);
     const detail = d.net ? `${d.net.address}:${d.net.port}` : d.file ? `inode ${d.file.ino} dev ${d.file.dev}` : '';
-    this.opts.onDecision?.({ policyName: owner?.plan.policyName ?? '(removed policy)', hook, mechanism, action: d.action, pid: d.pid, tid: d.tid, detail });
+    this.opts.onDecision?.({ policyName: owner?.plan.policyName ?? '(removed policy)', hook, mechanism, action: d.action, ...(d.monitor ? { monitor: true } : {}), pid: d.pid, tid: d.tid, detail });
   }
 
   private pinDir(unit: string): string {
@@ -177,17 +191,22 @@ export class FallbackEnforcementEngine implements BundleApplier {
   private async sync(): Promise<void> {
     const plans = [...this.applied.values()].map((a) => a.plan);
     const connect: NetDenyRule[] = plans.flatMap((p) => p.connect);
-    const fileRules = (p: EnforcementPlan, paths: readonly string[]) => {
-      const base = this.applied.get(p.policyUid)?.firstRuleId ?? 0;
-      return paths.map((path, i) => ({ id: base + i, path }));
+    // Rule ids: each policy's ids start at its base (connect rules were numbered by the planner from the same base;
+    // file and io_uring rules take ids after them).
+    const fileRules = (p: EnforcementPlan, rules: readonly PathRule[], offset: number) => {
+      const base = (this.applied.get(p.policyUid)?.firstRuleId ?? 0) + p.connect.length + offset;
+      return rules.map((r, i) => ({ ...r, id: base + i }));
     };
-    const exec = plans.flatMap((p) => fileRules(p, p.execPaths));
-    const open = plans.flatMap((p) => fileRules(p, p.openPaths));
+    const exec = plans.flatMap((p) => fileRules(p, p.exec, 0));
+    const open = plans.flatMap((p) => fileRules(p, p.open, p.exec.length));
+    const uring = plans.flatMap((p) => p.uring.map((scope, i) => ({ ...scope, id: (this.applied.get(p.policyUid)?.firstRuleId ?? 0) + p.connect.length + p.exec.length + p.open.length + i })));
+    // fanotify gives EPERM only for unscoped enforcing rules: it sees neither pods, binaries nor monitor mode
+    const fanOpen = open.filter((r) => !r.monitor && !r.identitySetId && !(r.binaries && r.binaries.length));
     this.openOwners = new Map();
     for (const p of plans) {
-      for (const path of p.openPaths) {
+      for (const r of p.open) {
         try {
-          const st = statSync(path, { bigint: true });
+          const st = statSync(r.path, { bigint: true });
           this.openOwners.set(`${st.dev}:${st.ino}`, p.policyName);
         } catch {
           /* a missing file cannot be opened either; fanotify reports the error when marking */
@@ -195,7 +214,11 @@ export class FallbackEnforcementEngine implements BundleApplier {
       }
     }
     const { objectsDir } = this.opts;
-    const exempt = this.opts.exemptCgroupIds ? { exemptCgroupIds: this.opts.exemptCgroupIds } : {};
+    const exempt = {
+      ...(this.opts.exemptCgroupIds ? { exemptCgroupIds: this.opts.exemptCgroupIds } : {}),
+      identityPinPath: this.opts.identityPinPath ?? join(this.opts.pinRoot, 'state', IDENTITY_PIN),
+    };
+    mkdirSync(dirname(exempt.identityPinPath), { recursive: true });
     if (connect.length > 0 || this.connect) {
       this.connect ??= ConnectDeny.start({ objectPath: join(objectsDir, 'sock_cgroup.bpf.o'), ...exempt, pinDir: this.pinDir('connect'), onDecision: (d) => this.decision('cgroup_sock', 'socket_connect', d), onError: this.opts.onError, onPersist: this.opts.onPersist });
       this.connect.setDenySet(connect);
@@ -208,9 +231,13 @@ export class FallbackEnforcementEngine implements BundleApplier {
       this.openKill ??= OpenKill.start({ objectPath: join(objectsDir, 'open_kill.bpf.o'), ...exempt, pinDir: this.pinDir('open-kill'), onDecision: (d) => this.decision('tp_btf', 'file_open', d), onError: this.opts.onError, onPersist: this.opts.onPersist });
       this.openKill.setDenySet(open);
     }
-    if (open.length > 0 || this.fanotify) {
+    if (uring.length > 0 || this.uringKill) {
+      this.uringKill ??= UringKill.start({ objectPath: join(objectsDir, 'uring_deny.bpf.o'), ...exempt, pinDir: this.pinDir('uring-kill'), onDecision: (d) => this.decision('tp_btf', 'io_uring_setup', d), onError: this.opts.onError, onPersist: this.opts.onPersist });
+      this.uringKill.setDenySet(uring);
+    }
+    if (fanOpen.length > 0 || this.fanotify) {
       this.fanotify ??= await FanotifyGuard.start({ onDeny: (d: FanotifyDecision) => this.fanotifyDecision(d), onFatal: (m) => this.opts.onError?.(new Error(m)) });
-      await this.fanotify.setDenySet(open.map((o) => ({ path: o.path })));
+      await this.fanotify.setDenySet(fanOpen.map((o) => ({ path: o.path })));
     }
   }
 
