@@ -30,3 +30,15 @@ export { eventSubject, EVENTS_SUBJECT_PREFIX, NatsEventPublisher } from './expor
 export type { NatsEventPublisherOptions } from './export/nats-events.js';
 export { DisabledEventExport, NatsEventExporter } from './export/nats-exporter.js';
 export type { EventExport, NatsEventExporterOptions, NatsExportStats } from './export/nats-exporter.js';
+
+// Identity: cgroup → container → pod, identity sets, the per-node identity table (issue #11)
+export { IDENTITY_BUCKET, identityKeys, parsePodKey } from './identity/protocol.js';
+export type { ContainerIdentity, PodIdentity } from './identity/protocol.js';
+export { IdentityTable, IdentityTableClient } from './identity/table.js';
+export { IdentitySets, IdentitySetsError, matchLabelSelector } from './identity/sets.js';
+export type { ContainerRegistration, IdentitySetsOptions, IdentitySetsStats } from './identity/sets.js';
+export { CgroupResolver } from './identity/resolver.js';
+export { parseCgroupPath, splitContainerId } from './identity/cgroup-path.js';
+export type { CgroupIdentity, ContainerRuntime } from './identity/cgroup-path.js';
+export { PinnedIdentityMap, identityPinPath } from './identity/map.js';
+export { IDENTITY_ALL_PODS, IDENTITY_PIN_NAME, identityKey } from './identity/abi.js';

@@ -16,6 +16,8 @@ import { RotatingFileSink, StreamSink, type LineSink } from './export/writer.js'
 import { FallbackEnforcementEngine } from './enforce/engine.js';
 import { ensureOwnCgroup } from './enforce/own-cgroup.js';
 import { applyPolicies } from './enforce/standalone.js';
+import { PersistingApplier } from './persist/applied.js';
+import { logPersistReport } from './persist/log.js';
 import { readPolicyDir } from './policy/policy-dir.js';
 import { preflight } from './preflight.js';
 import { ProcessLifecycleSensor, type LifecycleStats } from './sensors/process-lifecycle.js';
@@ -138,8 +140,13 @@ export function startSensor(o: RunOptions): RunningSensor {
       events.offer(ev);
     },
     onError: (err) => logger.warn({ err }, 'enforcement unit error'),
+    onPersist: (r) => logPersistReport(logger, r),
   });
-  const localPolicies = policyDir ? applyPolicies(policyDir, { engine, objectsDir: o.objectsDir, mechanisms: o.mechanisms, logger }) : undefined;
+  // Persistence (docs/adr/0009): every known policy is restored first, then the kernel is written once (pinned
+  // units are adopted as they are until then); what is applied is recorded in the state directory for status.
+  engine.beginRestore();
+  const applier = new PersistingApplier(engine, o.stateDir ?? '/var/lib/vigil/sensor', (uid) => engine.report(uid));
+  const localPolicies = policyDir ? applyPolicies(policyDir, { engine: applier, objectsDir: o.objectsDir, mechanisms: o.mechanisms, logger }) : undefined;
 
   const logStats = () => {
     const s = lifecycle.stats();
@@ -149,11 +156,19 @@ export function startSensor(o: RunOptions): RunningSensor {
     );
   };
   const transport = o.nats
-    ? startTransport({ natsUrl: o.nats, nodeName: o.nodeName, objectsDir: o.objectsDir, stateDir: o.stateDir ?? '/var/lib/vigil/sensor', logger, applier: engine }).catch((err: unknown) => {
+    ? startTransport({ natsUrl: o.nats, nodeName: o.nodeName, objectsDir: o.objectsDir, stateDir: o.stateDir ?? '/var/lib/vigil/sensor', logger, applier }).catch((err: unknown) => {
         logger.error({ err }, 'NATS transport did not start');
         return undefined;
       })
     : undefined;
+  const restored = Promise.all([localPolicies, transport])
+    .then(() => engine.reconcile())
+    .then((removed) => {
+      applier.flush();
+      if (removed.length > 0) logger.info({ removed }, 'removed pinned units no current policy needs (removed while the sensor was down)');
+      logger.info('enforcement ready');
+    })
+    .catch((err: unknown) => logger.error({ err }, 'restoring enforcement failed'));
   const timer = o.statsIntervalMs > 0 ? setInterval(logStats, o.statsIntervalMs) : undefined;
   timer?.unref();
   let stopped = false;
@@ -166,7 +181,7 @@ export function startSensor(o: RunOptions): RunningSensor {
       if (timer) clearInterval(timer);
       void transport?.then((t) => t?.stop());
       // Pinned kill and connect units stay armed in the kernel; fanotify stops with the process.
-      void (localPolicies ?? Promise.resolve()).then(() => engine.close());
+      void restored.then(() => engine.close());
       lifecycle.drain();
       logStats();
       lifecycle.close();

@@ -1,0 +1,157 @@
+/**
+ * The persistence promise end to end, with the real `vigil-sensor run` binary (build it first: pnpm build:ts):
+ * a deny policy is enforced, the sensor is killed with SIGKILL, 1,000 attempts each of the denied exec, connect
+ * and open fail while it is down, and the restarted sensor adopts the very same programs and links (ids compared
+ * with bpftool), delivers the decisions taken while it was down and enforces on. Then: a policy removed while the
+ * sensor is down is gone after the next start, `status` shows the pins, and `uninstall` leaves nothing attached.
+ */
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { execFileSync } from 'node:child_process';
+import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { skipMissing } from '../../../../tools/kernel-matrix/skip.js';
+import { capability } from '../mechanisms/test-kernel.js';
+import { uninstallPins } from '../uninstall.js';
+import { SENSOR_BIN, SensorProcess, buildProbe, runProbe } from './sensor-process.js';
+import { pinStatus, type PinStatus } from './status.js';
+
+const ROOT = `/sys/fs/bpf/vigil-test-${process.pid}-persistence`;
+let dir: string;
+let probe: string;
+let deniedExe: string;
+let secret: string;
+let truncTarget: string;
+const sensors: SensorProcess[] = [];
+
+const policy = (name: string, body: string) => `apiVersion: vigil.dev/v1alpha1\nkind: TracingPolicy\nmetadata:\n  name: ${name}\nspec:\n  lsmhooks:\n${body}`;
+const execHook = (path: string) => `  - hook: bprm_check_security\n    args: [{ index: 0, type: linux_binprm }]\n    selectors:\n    - matchArgs: [{ index: 0, operator: Equal, values: ["${path}"] }]\n      matchActions: [{ action: Sigkill }]\n`;
+const openHook = (paths: string[]) => `  - hook: file_open\n    args: [{ index: 0, type: file }]\n    selectors:\n    - matchArgs: [{ index: 0, operator: Equal, values: [${paths.map((p) => `"${p}"`).join(', ')}] }]\n      matchActions: [{ action: Override, argError: -1 }]\n`;
+const connectHook = `  - hook: socket_connect\n    args: [{ index: 0, type: sock }, { index: 1, type: sockaddr }]\n    selectors:\n    - matchArgs:\n      - { index: 1, operator: DAddr, values: ["127.0.0.77/32"] }\n      - { index: 1, operator: DPort, values: ["9000:9100"] }\n      matchActions: [{ action: Override, argError: -1 }]\n`;
+
+function missing(): boolean {
+  for (const cap of ['tp_btf', 'send_signal', 'cgroup_sock', 'fanotify'] as const) {
+    const c = capability(cap);
+    if (!c.available) {
+      skipMissing(expect.getState().currentTestName, cap, c.reason);
+      return true;
+    }
+  }
+  return false;
+}
+
+function start(): SensorProcess {
+  const s = new SensorProcess(['--policy-dir', join(dir, 'policies'), '--bpffs-root', ROOT, '--state-dir', join(dir, 'state'), '--output', 'compact', '--mechanisms', 'fallback', '--stats-interval', '0']);
+  sensors.push(s);
+  return s;
+}
+
+/** link id → program id of every pinned link, per unit. */
+function pinnedLinks(st: PinStatus): Record<string, Array<[number, number]>> {
+  const out: Record<string, Array<[number, number]>> = {};
+  for (const b of st.builds) out[b.unit] = b.links.map((l) => [l.id, l.progId ?? 0]);
+  return out;
+}
+
+function bpftoolLinks(): Array<{ id: number; prog_id: number }> {
+  return JSON.parse(execFileSync('bpftool', ['link', 'show', '-j'], { encoding: 'utf8' })) as Array<{ id: number; prog_id: number }>;
+}
+
+beforeAll(() => {
+  if (process.getuid?.() !== 0) throw new Error('these tests attach BPF programs: run them as root');
+  if (!existsSync(join(SENSOR_BIN, '../../dist/cli.js'))) throw new Error('packages/sensor/dist is missing: run pnpm build:ts');
+  dir = mkdtempSync(join(tmpdir(), 'vigil-persistence-'));
+  probe = buildProbe(dir);
+  deniedExe = join(dir, 'denied-true');
+  copyFileSync('/bin/true', deniedExe);
+  chmodSync(deniedExe, 0o755);
+  secret = join(dir, 'secret');
+  writeFileSync(secret, 'top secret\n');
+  truncTarget = join(dir, 'trunc-target');
+  writeFileSync(truncTarget, 'still here\n');
+  mkdirSync(join(dir, 'policies'));
+  writeFileSync(join(dir, 'policies/exec.yaml'), policy('persist-exec', execHook(deniedExe)));
+  writeFileSync(join(dir, 'policies/open.yaml'), policy('persist-open', openHook([secret, truncTarget])));
+  writeFileSync(join(dir, 'policies/connect.yaml'), policy('persist-connect', connectHook));
+});
+
+afterAll(async () => {
+  for (const s of sensors) await s.kill('SIGKILL');
+  if (existsSync(ROOT)) uninstallPins(ROOT);
+  rmSync(dir, { recursive: true, force: true });
+});
+
+describe('persistent enforcement (real kernel)', () => {
+  it('kill -9: nothing gets through while the sensor is down; the restart adopts the same programs and links', async () => {
+    if (missing()) return;
+    const first = start();
+    await first.waitForLog('enforcement ready');
+    expect(first.logsWith('enforcement unit').map((l) => l.mode)).toEqual(['fresh', 'fresh', 'fresh']);
+    // While it runs: exec killed, connect EPERM, open EPERM (fanotify).
+    expect(runProbe(probe, ['exec', deniedExe, '--count', '3']).denied).toBe(3);
+    expect(runProbe(probe, ['connect', '127.0.0.77', '9050', '--count', '3']).denied).toBe(3);
+    expect(runProbe(probe, ['open', secret, '--count', '3']).denied).toBe(3);
+    const before = pinStatus(ROOT, join(dir, 'state'));
+    expect(Object.keys(pinnedLinks(before)).sort()).toEqual(['enforce/connect', 'enforce/exec-kill', 'enforce/open-kill']);
+    expect(before.applied?.policies.map((p) => p.policyName)).toEqual(['persist-connect', 'persist-exec', 'persist-open']);
+    const openHooks = before.applied?.policies.find((p) => p.policyName === 'persist-open')?.hooks ?? [];
+    expect(openHooks.map((h) => h.persistence)).toEqual(['degrades']); // fanotify while up, open kill while down
+
+    await first.kill('SIGKILL');
+
+    // Down: 1,000 attempts each. Exec: killed at exec. Connect: EPERM. Open: the opener is killed before it reads.
+    const exec = runProbe(probe, ['exec', deniedExe, '--count', '1000']);
+    const connect = runProbe(probe, ['connect', '127.0.0.77', '9050', '--count', '1000']);
+    const open = runProbe(probe, ['open', secret, '--count', '1000']);
+    for (const r of [exec, connect, open]) expect({ kind: r.kind, attempts: r.attempts, allowed: r.allowed, denied: r.denied }).toEqual({ kind: r.kind, attempts: 1000, allowed: 0, denied: 1000 });
+    expect(runProbe(probe, ['connect', '127.0.0.78', '9050', '--count', '1']).allowed).toBe(1); // only the rule's address
+    // O_TRUNC while down: the opener is killed, but the kernel truncated the file first (a documented loss).
+    const trunc = runProbe(probe, ['trunc', truncTarget, '--count', '1']);
+    expect(trunc.denied).toBe(1);
+    expect(statSync(truncTarget).size).toBe(0);
+
+    const second = start();
+    await second.waitForLog('enforcement ready');
+    const units = second.logsWith('enforcement unit');
+    expect(units.map((l) => l.mode)).toEqual(['adopted', 'adopted', 'adopted']);
+    for (const u of units) expect(u.lost_while_down).toBe('0'); // 3,000+ decisions fit the pinned 256 KiB rings
+    const after = pinStatus(ROOT, join(dir, 'state'));
+    expect(pinnedLinks(after)).toEqual(pinnedLinks(before)); // same link ids, same program ids
+    // No duplicate attachment: each pinned program is attached by exactly one link in the whole kernel.
+    const links = bpftoolLinks();
+    for (const [, prog] of Object.values(pinnedLinks(after)).flat()) expect(links.filter((l) => l.prog_id === prog)).toHaveLength(1);
+    // The decisions taken while it was down were kept in the pinned rings and are delivered now.
+    await second.waitFor('downtime decisions', () => second.events.filter((e) => e.includes('bprm_check_security')).length >= 1000);
+    await second.waitFor('downtime decisions', () => second.events.filter((e) => e.includes('socket_connect')).length >= 1000);
+    await second.waitFor('downtime decisions', () => second.events.filter((e) => e.includes('file_open')).length >= 1001);
+    // Events resume: a new attempt is denied and reported by the restarted sensor.
+    const n = second.events.length;
+    expect(runProbe(probe, ['exec', deniedExe, '--count', '1']).denied).toBe(1);
+    await second.waitFor('a live decision', () => second.events.slice(n).some((e) => e.includes('bprm_check_security')));
+    expect(runProbe(probe, ['open', secret, '--count', '1']).denied).toBe(1);
+    await second.kill('SIGKILL');
+
+    // A policy removed while the sensor is down is not enforced after the next start; the others are.
+    rmSync(join(dir, 'policies/exec.yaml'));
+    const third = start();
+    await third.waitForLog('enforcement ready');
+    expect(third.logs.find((l) => l.msg.startsWith('removed pinned units'))?.removed).toEqual([join(ROOT, 'enforce/exec-kill')]);
+    expect(runProbe(probe, ['exec', deniedExe, '--count', '5']).allowed).toBe(5);
+    expect(runProbe(probe, ['connect', '127.0.0.77', '9050', '--count', '5']).denied).toBe(5);
+    await third.kill('SIGTERM');
+    expect(runProbe(probe, ['open', secret, '--count', '5']).denied).toBe(5); // a clean stop leaves the kernel rules
+
+    // status (the CLI) and uninstall: nothing of Vigil left in bpffs or attached.
+    const statusJson = JSON.parse(execFileSync(process.execPath, [SENSOR_BIN, 'status', '--json', '--bpffs-root', ROOT, '--state-dir', join(dir, 'state')], { encoding: 'utf8' })) as PinStatus;
+    expect(statusJson.builds.map((b) => b.unit).sort()).toEqual(['enforce/connect', 'enforce/open-kill']);
+    const ours = Object.values(pinnedLinks(statusJson)).flat().map(([link]) => link);
+    const out = execFileSync(process.execPath, [SENSOR_BIN, 'uninstall', '--bpffs-root', ROOT], { encoding: 'utf8' });
+    expect(out).toMatch(/^removed \d+ pins and directories:/);
+    expect(existsSync(ROOT)).toBe(false);
+    const left = bpftoolLinks().map((l) => l.id);
+    for (const id of ours) expect(left).not.toContain(id);
+    expect(runProbe(probe, ['open', secret, '--count', '5']).allowed).toBe(5);
+    expect(runProbe(probe, ['connect', '127.0.0.77', '9050', '--count', '5']).allowed).toBe(5);
+    expect(readFileSync(secret, 'utf8')).toBe('top secret\n'); // no denied opener ever read or wrote it
+  }, 180_000);
+});
