@@ -22,6 +22,7 @@ enum vg_event_type {
 	VG_EVENT_EXEC = 1,
 	VG_EVENT_EXIT = 2,
 	VG_EVENT_FORK = 3,
+	VG_EVENT_HOOK = 4, /* struct vg_hook_event (abi/generic.h) */
 	VG_EVENT_TEST = 250, /* synthetic records written by the benchmark producer */
 };
 

@@ -16,6 +16,7 @@ export const EventType = {
   EXEC: 1,
   EXIT: 2,
   FORK: 3,
+  HOOK: 4,
   TEST: 250,
 } as const;
 export type EventTypeValue = (typeof EventType)[keyof typeof EventType];
@@ -34,7 +35,7 @@ export const ProcFlags = {
 
 /** C enum name → (C enumerator → value), as the BTF check expects them. */
 export const abiEnums: Record<string, Record<string, number>> = {
-  vg_event_type: { VG_EVENT_EXEC: EventType.EXEC, VG_EVENT_EXIT: EventType.EXIT, VG_EVENT_FORK: EventType.FORK, VG_EVENT_TEST: EventType.TEST },
+  vg_event_type: { VG_EVENT_EXEC: EventType.EXEC, VG_EVENT_EXIT: EventType.EXIT, VG_EVENT_FORK: EventType.FORK, VG_EVENT_HOOK: EventType.HOOK, VG_EVENT_TEST: EventType.TEST },
   vg_proc_flags: {
     VG_PROC_EXECVE: ProcFlags.EXECVE,
     VG_PROC_CLONE: ProcFlags.CLONE,

@@ -1,0 +1,36 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * Drives the generic hook body (bpf/lib/generic.h) from BPF_PROG_TEST_RUN, for the interpreter's tests
+ * (packages/sensor/src/generic/selftest.test.ts). The raw_tp context is
+ *   args[0] hook id, args[1..6] the hook's raw args 0..5, args[7] return value, args[8] syscall number,
+ *   args[9] flags: bit0 return hit, bit1 the family can override.
+ * The program returns 1 + the override value when an Override was applied, 0 otherwise. Pointer args point
+ * into the test process's memory (user addresses); fd args are the test process's open files.
+ */
+#include "generic.h"
+
+char LICENSE[] SEC("license") = "GPL";
+
+SEC("raw_tp")
+int vg_selftest(struct bpf_raw_tracepoint_args *ctx)
+{
+	struct vg_src src = {};
+	__u64 fl = ctx->args[9];
+	__s32 ovr = 0;
+
+	src.ctx = ctx;
+	src.kind = VG_SRC_TEST;
+	src.args[0] = ctx->args[1];
+	src.args[1] = ctx->args[2];
+	src.args[2] = ctx->args[3];
+	src.args[3] = ctx->args[4];
+	src.args[4] = ctx->args[5];
+	src.args[5] = ctx->args[6];
+	src.retval = ctx->args[7];
+	src.syscall_nr = ctx->args[8];
+	src.is_return = fl & 1;
+	src.user = 1;
+	if (vg_generic_run(VG_SRC_TEST, &src, ctx->args[0], fl & 2, &ovr))
+		return 1 + ovr;
+	return 0;
+}
