@@ -1,5 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
-import { compilePolicy, fullNodeProfile, parsePolicy, tracepointOnlyNodeProfile } from '@vigil/policy-schema';
+import { compilePolicy, fullNodeProfile, parsePolicy, tracepointOnlyNodeProfile, validatePolicy } from '@vigil/policy-schema';
 import { planFallbackEnforcement } from './plan.js';
 
 const fallback = () => {
@@ -122,5 +122,8 @@ spec:
     expect(planFallbackEnforcement(bundle).uring).toEqual([{ identitySetId: bundle.identitySets[0]?.id }]);
     const off = lsm('file_open', 'file', `    - matchArgs: [{ index: 0, operator: Equal, values: ["/etc/shadow"] }]\n      matchActions: [{ action: Override, argError: -1 }]`, '  options: [{ name: deny-io-uring, value: "false" }]\n');
     expect(planFallbackEnforcement(compilePolicy(off, fallback())).uring).toEqual([]);
+    const bad = validatePolicy({ apiVersion: 'vigil.dev/v1alpha1', kind: 'TracingPolicy', metadata: { name: 'p' }, spec: { options: [{ name: 'deny-io-uring', value: 'yes' }] } });
+    expect(bad.ok).toBe(false);
+    expect(bad.ok ? [] : bad.issues).toContainEqual(expect.objectContaining({ code: 'INVALID_OPTION', path: 'spec.options[0].value', reason: 'deny-io-uring must be "true" or "false", not "yes"' }));
   });
 });
