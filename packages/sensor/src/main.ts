@@ -103,6 +103,8 @@ export function startSensor(o: RunOptions): RunningSensor {
   const lifecycle = ProcessLifecycleSensor.start({
     objectPath: `${o.objectsDir}/process_lifecycle.bpf.o`,
     pinRoot: o.pinRoot,
+    persist: true, // exec/fork/exit keep being recorded while the sensor is down (docs/adr/0009)
+    onPersist: (r) => logPersistReport(logger, r),
     node: o.nodeName,
     ringBytes: o.ringBytes,
     ancestors: o.ancestors,

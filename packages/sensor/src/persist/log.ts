@@ -15,6 +15,6 @@ export function logPersistReport(logger: Logger, r: PersistReport): void {
     ...(r.migrated.length > 0 ? { migrated: r.migrated.map((m) => `${m.map}: ${m.how} ${m.entries}${m.reason ? ` (${m.reason})` : ''}`) } : {}),
   };
   const what = { fresh: 'loaded and pinned', adopted: 'adopted from the pins (nothing loaded)', upgraded: 'upgraded: new build attached, then the old one detached', repaired: 'repaired: the pinned build was damaged' }[r.mode];
-  if (r.mode === 'repaired' || r.lostWhileDown > 0n) logger.warn(fields, `enforcement unit ${what}`);
-  else logger.info(fields, `enforcement unit ${what}`);
+  if (r.mode === 'repaired' || r.lostWhileDown > 0n) logger.warn(fields, `pinned unit ${what}`);
+  else logger.info(fields, `pinned unit ${what}`);
 }

@@ -22,6 +22,7 @@ let probe: string;
 let deniedExe: string;
 let secret: string;
 let truncTarget: string;
+let marker: string;
 const sensors: SensorProcess[] = [];
 
 const policy = (name: string, body: string) => `apiVersion: vigil.dev/v1alpha1\nkind: TracingPolicy\nmetadata:\n  name: ${name}\nspec:\n  lsmhooks:\n${body}`;
@@ -67,6 +68,9 @@ beforeAll(() => {
   chmodSync(deniedExe, 0o755);
   secret = join(dir, 'secret');
   writeFileSync(secret, 'top secret\n');
+  marker = join(dir, 'ran-while-down');
+  copyFileSync('/bin/true', marker);
+  chmodSync(marker, 0o755);
   truncTarget = join(dir, 'trunc-target');
   writeFileSync(truncTarget, 'still here\n');
   mkdirSync(join(dir, 'policies'));
@@ -86,13 +90,13 @@ describe('persistent enforcement (real kernel)', () => {
     if (missing()) return;
     const first = start();
     await first.waitForLog('enforcement ready');
-    expect(first.logsWith('enforcement unit').map((l) => l.mode)).toEqual(['fresh', 'fresh', 'fresh']);
+    expect(first.logsWith('pinned unit').map((l) => [l.unit, l.mode])).toEqual([[join(ROOT, 'lifecycle'), 'fresh'], ...['connect', 'exec-kill', 'open-kill'].map((u) => [join(ROOT, 'enforce', u), 'fresh'])]);
     // While it runs: exec killed, connect EPERM, open EPERM (fanotify).
     expect(runProbe(probe, ['exec', deniedExe, '--count', '3']).denied).toBe(3);
     expect(runProbe(probe, ['connect', '127.0.0.77', '9050', '--count', '3']).denied).toBe(3);
     expect(runProbe(probe, ['open', secret, '--count', '3']).denied).toBe(3);
     const before = pinStatus(ROOT, join(dir, 'state'));
-    expect(Object.keys(pinnedLinks(before)).sort()).toEqual(['enforce/connect', 'enforce/exec-kill', 'enforce/open-kill']);
+    expect(Object.keys(pinnedLinks(before)).sort()).toEqual(['enforce/connect', 'enforce/exec-kill', 'enforce/open-kill', 'lifecycle']);
     expect(before.applied?.policies.map((p) => p.policyName)).toEqual(['persist-connect', 'persist-exec', 'persist-open']);
     const openHooks = before.applied?.policies.find((p) => p.policyName === 'persist-open')?.hooks ?? [];
     expect(openHooks.map((h) => h.persistence)).toEqual(['degrades']); // fanotify while up, open kill while down
@@ -103,6 +107,7 @@ describe('persistent enforcement (real kernel)', () => {
     const exec = runProbe(probe, ['exec', deniedExe, '--count', '1000']);
     const connect = runProbe(probe, ['connect', '127.0.0.77', '9050', '--count', '1000']);
     const open = runProbe(probe, ['open', secret, '--count', '1000']);
+    expect(runProbe(probe, ['exec', marker, '--count', '1']).allowed).toBe(1); // a process the sensor never saw run
     for (const r of [exec, connect, open]) expect({ kind: r.kind, attempts: r.attempts, allowed: r.allowed, denied: r.denied }).toEqual({ kind: r.kind, attempts: 1000, allowed: 0, denied: 1000 });
     expect(runProbe(probe, ['connect', '127.0.0.78', '9050', '--count', '1']).allowed).toBe(1); // only the rule's address
     // O_TRUNC while down: the opener is killed, but the kernel truncated the file first (a documented loss).
@@ -112,9 +117,10 @@ describe('persistent enforcement (real kernel)', () => {
 
     const second = start();
     await second.waitForLog('enforcement ready');
-    const units = second.logsWith('enforcement unit');
-    expect(units.map((l) => l.mode)).toEqual(['adopted', 'adopted', 'adopted']);
-    for (const u of units) expect(u.lost_while_down).toBe('0'); // 3,000+ decisions fit the pinned 256 KiB rings
+    const units = second.logsWith('pinned unit');
+    expect(units.map((l) => l.mode)).toEqual(['adopted', 'adopted', 'adopted', 'adopted']);
+    // 1,000 decisions per unit fit its pinned 256 KiB ring; the lifecycle ring (4 MiB) held every exec and exit.
+    for (const u of units) expect(u.lost_while_down).toBe('0');
     const after = pinStatus(ROOT, join(dir, 'state'));
     expect(pinnedLinks(after)).toEqual(pinnedLinks(before)); // same link ids, same program ids
     // No duplicate attachment: each pinned program is attached by exactly one link in the whole kernel.
@@ -124,6 +130,8 @@ describe('persistent enforcement (real kernel)', () => {
     await second.waitFor('downtime decisions', () => second.events.filter((e) => e.includes('bprm_check_security')).length >= 1000);
     await second.waitFor('downtime decisions', () => second.events.filter((e) => e.includes('socket_connect')).length >= 1000);
     await second.waitFor('downtime decisions', () => second.events.filter((e) => e.includes('file_open')).length >= 1001);
+    // Process events of the downtime too: the pinned lifecycle programs kept recording execs.
+    await second.waitFor('downtime exec events', () => second.events.filter((e) => e.startsWith('🚀') && e.includes(marker)).length >= 1);
     // Events resume: a new attempt is denied and reported by the restarted sensor.
     const n = second.events.length;
     expect(runProbe(probe, ['exec', deniedExe, '--count', '1']).denied).toBe(1);
@@ -143,7 +151,7 @@ describe('persistent enforcement (real kernel)', () => {
 
     // status (the CLI) and uninstall: nothing of Vigil left in bpffs or attached.
     const statusJson = JSON.parse(execFileSync(process.execPath, [SENSOR_BIN, 'status', '--json', '--bpffs-root', ROOT, '--state-dir', join(dir, 'state')], { encoding: 'utf8' })) as PinStatus;
-    expect(statusJson.builds.map((b) => b.unit).sort()).toEqual(['enforce/connect', 'enforce/open-kill']);
+    expect(statusJson.builds.map((b) => b.unit).sort()).toEqual(['enforce/connect', 'enforce/open-kill', 'lifecycle']);
     const ours = Object.values(pinnedLinks(statusJson)).flat().map(([link]) => link);
     const out = execFileSync(process.execPath, [SENSOR_BIN, 'uninstall', '--bpffs-root', ROOT], { encoding: 'utf8' });
     expect(out).toMatch(/^removed \d+ pins and directories:/);

@@ -18,6 +18,8 @@ import { listPids, readProc } from '../events/procfs.js';
 import { SequenceTracker } from '../events/sequence.js';
 import type { KernelRecord } from '../events/types.js';
 import type { SensorEvent } from '../export/model.js';
+import { attachUnit, loadUnit } from '../mechanisms/pinning.js';
+import type { PersistReport, PinnedObject } from '../persist/pinned-object.js';
 import {
   BpfObject,
   LibbpfError,
@@ -47,6 +49,13 @@ export interface ProcessLifecycleOptions {
   onEvent: (ev: SensorEvent) => void;
   /** every decoded record, before enrichment (benchmarks and tests) */
   onRecord?: (rec: KernelRecord) => void;
+  /**
+   * Pin the programs' links and the ring under <pinRoot>/lifecycle (docs/adr/0009): exec, fork and exit keep being
+   * recorded while no sensor runs (what fits in the ring is delivered on the next start, the rest counted as
+   * lost_while_down), and the next start adopts them. Default false: close() detaches.
+   */
+  persist?: boolean;
+  onPersist?: (r: PersistReport) => void;
 }
 
 export interface LifecycleStats {
@@ -72,6 +81,7 @@ const CLK_TCK = 100;
 export class ProcessLifecycleSensor implements Disposable {
   private readonly obj: BpfObject;
   private readonly links: BpfLink[] = [];
+  private pins: PinnedObject | undefined;
   private reader: MappedRingBuffer | undefined;
   readonly pipeline: EventPipeline;
   readonly sequence = new SequenceTracker();
@@ -116,9 +126,10 @@ export class ProcessLifecycleSensor implements Disposable {
     const stateDir = join(opts.pinRoot, 'state');
     mkdirSync(stateDir, { recursive: true });
     this.obj.map('vg_events').setMaxEntries(opts.ringBytes);
-    this.procs.setPinPath(join(stateDir, `vg_procs_v${PROCS_SCHEMA}`));
+    const procsPin = join(stateDir, `vg_procs_v${PROCS_SCHEMA}`);
     this.obj.program('vg_seed_tasks').setAutoload(true);
-    this.obj.load();
+    const lostCounter = () => this.readStats().reduce((a, st) => a + st.reserveFail, 0n);
+    this.pins = loadUnit(this.obj, opts.persist ? join(opts.pinRoot, 'lifecycle') : undefined, { links: ['vg_exec', 'vg_fork', 'vg_exit'], external: { vg_procs: procsPin }, lostCounter, ...(opts.onPersist ? { onPersist: opts.onPersist } : {}) });
 
     const stats = this.readStats();
     for (const [cpu, st] of stats.entries()) this.sequence.setBase(cpu, st.seq);
@@ -128,9 +139,11 @@ export class ProcessLifecycleSensor implements Disposable {
     this.reader = new MappedRingBuffer(events.fd, events.maxEntries, (view, off, size) => this.onRaw(view, off, size), (err) =>
       opts.logger.warn({ err }, 'event handler failed'),
     );
-    for (const name of ['vg_exec', 'vg_fork', 'vg_exit']) this.links.push(this.obj.program(name).attachTrace());
+    for (const name of ['vg_exec', 'vg_fork', 'vg_exit']) this.links.push(attachUnit(this.pins, this.obj, name, (o) => o.program(name).attachTrace()));
+    this.pins?.commit();
 
-    this.seed();
+    // Adopted programs kept vg_procs current while the sensor was down: nothing to seed (the iterator is not loaded).
+    if (!this.pins?.adopted) this.seed();
     this.scanProc();
     this.reader.start();
     opts.logger.info({ seeded: this.seeded, seedMethod: this.seedMethod, cached: this.cache.size }, 'process lifecycle sensor attached');
@@ -278,7 +291,7 @@ export class ProcessLifecycleSensor implements Disposable {
     };
   }
 
-  /** Detaches the programs (the pinned per-process map stays) and frees everything. Idempotent. */
+  /** Detaches the programs (unless persist pinned them) and frees everything; the per-process map stays. Idempotent. */
   close(): void {
     try {
       this.reader?.consume();
@@ -287,7 +300,8 @@ export class ProcessLifecycleSensor implements Disposable {
     }
     this.reader?.close();
     this.reader = undefined;
-    for (const l of this.links.splice(0)) l.destroy();
+    for (const l of this.links.splice(0)) l.destroy(); // detaches, unless pinned (persist)
+    this.pins?.close();
     this.obj.close();
   }
 
