@@ -46,7 +46,7 @@ export class UringKill implements Disposable {
       const { obj } = u;
       obj.map('vg_events').setMaxEntries(opts.ringBytes ?? 256 * 1024);
       const external: Record<string, string> = opts.identityPinPath ? { vg_identity: opts.identityPinPath } : {};
-      u.pins = loadUnit(obj, opts.pinDir, { links: ['vg_uring_create'], external, lostCounter: (o) => readCounters(o).emitFail });
+      u.pins = loadUnit(obj, opts.pinDir, { links: ['vg_uring_create'], external, lostCounter: (o) => readCounters(o).emitFail, ...(opts.onPersist ? { onPersist: opts.onPersist } : {}) });
       setExemptCgroups(obj, u.exemptCgroupIds);
       u.reader = new DecisionReader(obj, opts.onDecision ?? (() => {}), opts.onError ?? (() => {}));
       u.reader.start();
