@@ -13,7 +13,9 @@ import { TetragonJsonFormatter } from './export/json.js';
 import type { EventFormatter, SensorEvent } from './export/model.js';
 import { DisabledEventExport, NatsEventExporter, type EventExport } from './export/nats-exporter.js';
 import { RotatingFileSink, StreamSink, type LineSink } from './export/writer.js';
+import { CompositeApplier } from './enforce/composite.js';
 import { FallbackEnforcementEngine } from './enforce/engine.js';
+import { GenericHookEngine } from './generic/engine.js';
 import { ensureOwnCgroup } from './enforce/own-cgroup.js';
 import { applyPolicies } from './enforce/standalone.js';
 import { PersistingApplier } from './persist/applied.js';
@@ -144,10 +146,27 @@ export function startSensor(o: RunOptions): RunningSensor {
     onError: (err) => logger.warn({ err }, 'enforcement unit error'),
     onPersist: (r) => logPersistReport(logger, r),
   });
+  // In-kernel selector hooks (kprobes, LSM, fentry, tracepoints, uprobes, syscalls; generic/engine.ts): the
+  // composite routes each hook of a bundle to the engine its mechanism needs, all-or-nothing per policy.
+  const generic = new GenericHookEngine({
+    objectsDir: o.objectsDir,
+    pinRoot: o.pinRoot,
+    ...(own ? { exemptCgroupIds: [own.id] } : {}),
+    processes: lifecycle.cache,
+    clock,
+    onEvent: (ev) => {
+      sink.write(formatter.format(ev));
+      events.offer(ev);
+    },
+    onError: (err) => logger.warn({ err }, 'generic hook engine error'),
+  });
+  const composite = new CompositeApplier(engine, generic);
   // Persistence (docs/adr/0009): every known policy is restored first, then the kernel is written once (pinned
   // units are adopted as they are until then); what is applied is recorded in the state directory for status.
   engine.beginRestore();
-  const applier = new PersistingApplier(engine, o.stateDir ?? '/var/lib/vigil/sensor', (uid) => engine.report(uid));
+  const applier = new PersistingApplier(composite, o.stateDir ?? '/var/lib/vigil/sensor', (uid) =>
+    composite.status(uid).map((h) => ({ path: h.path, hook: h.hook, mechanism: h.mechanism, status: h.state === 'refused' ? ('refused' as const) : ('enforcing' as const) })),
+  );
   const localPolicies = policyDir ? applyPolicies(policyDir, { engine: applier, objectsDir: o.objectsDir, mechanisms: o.mechanisms, logger }) : undefined;
 
   const logStats = () => {
@@ -183,7 +202,7 @@ export function startSensor(o: RunOptions): RunningSensor {
       if (timer) clearInterval(timer);
       void transport?.then((t) => t?.stop());
       // Pinned kill and connect units stay armed in the kernel; fanotify stops with the process.
-      void restored.then(() => engine.close());
+      void restored.then(() => Promise.all([engine.close(), generic.close()]));
       lifecycle.drain();
       logStats();
       lifecycle.close();

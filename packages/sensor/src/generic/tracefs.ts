@@ -99,3 +99,28 @@ export function kernelSymbolFor(call: string): string {
   if (!call.startsWith('__') && fns.has(`__x64_sys_${call}`)) return `__x64_sys_${call}`;
   return call;
 }
+
+let injectable: Set<string> | null | undefined;
+
+/**
+ * Whether `fn` may have its return value replaced (kprobe override, fmod_ret): the kernel's error-injection list
+ * when debugfs shows it; otherwise what is injectable on every kernel: syscall entry points (SYSCALL_DEFINE marks
+ * them) and LSM hooks (security_*, which fmod_ret also accepts). Returns the reason when it is not.
+ */
+export function overrideRefusal(fn: string): string | undefined {
+  if (injectable === undefined) {
+    try {
+      injectable = new Set(
+        readFileSync('/sys/kernel/debug/error_injection/list', 'utf8')
+          .split('\n')
+          .map((l) => l.split(/\s/)[0] ?? '')
+          .filter(Boolean),
+      );
+    } catch {
+      injectable = null;
+    }
+  }
+  if (injectable) return injectable.has(fn) || fn.startsWith('security_') ? undefined : `Override on ${fn}: the function is not in this kernel's error-injection list, so neither kprobe override nor fmod_ret can change its return value`;
+  if (/^(__x64_|__ia32_)?sys_/.test(fn) || fn.startsWith('security_')) return undefined;
+  return `Override on ${fn}: only functions in the kernel's error-injection list can be overridden; that list is unreadable here (debugfs not mounted) and ${fn} is neither a syscall nor a security_* hook`;
+}

@@ -1,0 +1,184 @@
+/**
+ * The generic hook engine end to end on the real kernel, through the composite applier the sensor uses: a
+ * Tetragon policy with a `syscall: true` kprobe (served on this kernel by tp_btf sys_enter, elsewhere by a kprobe
+ * or fentry) kills the process that opens the marked file, posts a process_kprobe event with the right fields,
+ * leaves the sibling alone; monitor mode lets it run and reports the would-be action; a bundle that fails to
+ * attach leaves the previous version enforcing; remove() detaches and unpins everything of the policy.
+ */
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { compilePolicy, parsePolicy, type Bundle } from '@vigil/policy-schema';
+import { CompositeApplier } from '../enforce/composite.js';
+import { FallbackEnforcementEngine } from '../enforce/engine.js';
+import { KtimeClock } from '../events/exec-id.js';
+import { TetragonJsonFormatter } from '../export/json.js';
+import type { HookEvent } from '../export/model.js';
+import { BPF_OUT, TestCgroup, vgTry } from '../mechanisms/test-kernel.js';
+import { probeKernel } from '../probe/probe.js';
+import { nodeProfileFromCapabilities } from '../transport/node-profile.js';
+import { GenericHookEngine } from './engine.js';
+
+const PIN_ROOT = `/sys/fs/bpf/vigil-generic-test-${process.pid}`;
+let dir = '';
+let profile: ReturnType<typeof nodeProfileFromCapabilities>;
+const events: HookEvent[] = [];
+let generic: GenericHookEngine;
+let fallback: FallbackEnforcementEngine;
+let composite: CompositeApplier;
+
+const openKillPolicy = (name: string, path: string, opts: { monitor?: boolean; call?: string } = {}) => `
+apiVersion: cilium.io/v1alpha1
+kind: TracingPolicy
+metadata:
+  name: ${name}
+spec:
+${opts.monitor ? '  options:\n  - name: policy-mode\n    value: monitor\n' : ''}  kprobes:
+  - call: ${opts.call ?? 'sys_openat'}
+    syscall: true
+    args:
+    - index: 0
+      type: int
+    - index: 1
+      type: string
+    selectors:
+    - matchArgs:
+      - index: 1
+        operator: Equal
+        values: ["${path}"]
+      matchActions:
+      - action: Sigkill
+`;
+
+function compile(yaml: string, generation = 1): Bundle {
+  const policy = parsePolicy(yaml);
+  policy.metadata.generation = generation;
+  return compilePolicy(policy, profile);
+}
+
+function waitForEvent(pred: (e: HookEvent) => boolean, ms = 3000): HookEvent | undefined {
+  const until = Date.now() + ms;
+  while (Date.now() < until) {
+    generic.drain();
+    const hit = events.find(pred);
+    if (hit) return hit;
+    Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 20);
+  }
+  return undefined;
+}
+
+beforeAll(() => {
+  dir = mkdtempSync(join(tmpdir(), 'vigil-generic-'));
+  profile = nodeProfileFromCapabilities(probeKernel({ probeObject: join(BPF_OUT, 'probe.bpf.o') }));
+  generic = new GenericHookEngine({ objectsDir: BPF_OUT, pinRoot: PIN_ROOT, onEvent: (e) => events.push(e), clock: new KtimeClock() });
+  fallback = new FallbackEnforcementEngine({ objectsDir: BPF_OUT, pinRoot: PIN_ROOT });
+  composite = new CompositeApplier(fallback, generic);
+});
+afterAll(async () => {
+  await generic.uninstall();
+  await fallback.uninstall();
+  rmSync(dir, { recursive: true, force: true });
+  rmSync(PIN_ROOT, { recursive: true, force: true });
+});
+
+describe('generic hook engine (real kernel)', () => {
+  it('syscall kprobe Sigkill: the opener of the marked file is killed, a sibling is not, and a process_kprobe event says so', async () => {
+    const marker = join(dir, 'marker');
+    const other = join(dir, 'other');
+    writeFileSync(marker, 'x');
+    writeFileSync(other, 'y');
+    const bundle = compile(openKillPolicy('kill-marker-open', marker));
+    const outcome = await composite.apply(bundle);
+    expect(outcome.reason).toBe('');
+    expect(outcome.hooks?.[0]).toMatchObject({ path: 'spec.kprobes[0]', hook: 'sys_openat', state: 'enforcing' });
+    const mechanism = outcome.hooks?.[0]?.mechanism ?? '';
+    using cg = new TestCgroup();
+    const killed = vgTry(['open', marker], cg.path);
+    expect(killed.signal).toBe('SIGKILL');
+    const sibling = vgTry(['open', other], cg.path);
+    expect(sibling).toMatchObject({ out: 'ok', status: 0 });
+
+    const ev = waitForEvent((e) => e.policyName === 'kill-marker-open');
+    expect(ev).toBeDefined();
+    const json = JSON.parse(new TetragonJsonFormatter('node-1', new KtimeClock()).format(ev as HookEvent)) as { process_kprobe: Record<string, unknown> };
+    expect(json.process_kprobe).toMatchObject({
+      function_name: 'sys_openat',
+      action: 'KPROBE_ACTION_SIGKILL',
+      policy_name: 'kill-marker-open',
+      mechanism,
+    });
+    expect(json.process_kprobe.args).toEqual(expect.arrayContaining([{ string_arg: marker }]));
+    expect((ev as HookEvent).process.args).toContain('vg_try'); // no process cache here: the kernel's comm
+    expect(events.filter((e) => e.policyName === 'kill-marker-open' && e.args.some((a) => a.kind === 'string_arg' && a.value === other))).toEqual([]);
+
+    await composite.remove(bundle.version.policyUid);
+    expect(vgTry(['open', marker], cg.path)).toMatchObject({ out: 'ok', status: 0 });
+    expect(existsSync(join(PIN_ROOT, 'generic', 'kill-marker-open'))).toBe(false);
+  });
+
+  it('monitor mode: the opener runs and the event carries the action it would have taken', async () => {
+    const marker = join(dir, 'monitored');
+    writeFileSync(marker, 'x');
+    const bundle = compile(openKillPolicy('watch-marker-open', marker, { monitor: true }));
+    const outcome = await composite.apply(bundle);
+    expect(outcome.reason).toBe('');
+    expect(outcome.hooks?.[0]).toMatchObject({ state: 'observing' });
+    using cg = new TestCgroup();
+    expect(vgTry(['open', marker], cg.path)).toMatchObject({ out: 'ok', status: 0 });
+    const ev = waitForEvent((e) => e.policyName === 'watch-marker-open');
+    expect(ev).toMatchObject({ action: 'Post', monitorAction: 'Sigkill' });
+    await composite.remove(bundle.version.policyUid);
+  });
+
+  it('a bundle that fails to attach leaves the previous version enforcing; remove() unpins everything', async () => {
+    const marker = join(dir, 'v1');
+    writeFileSync(marker, 'x');
+    const v1 = compile(openKillPolicy('swap-test', marker), 1);
+    expect(await composite.apply(v1)).toMatchObject({ result: 'applied' });
+    // v2: a tracepoint that does not exist on any kernel → attach fails
+    const v2 = compile(
+      `
+apiVersion: cilium.io/v1alpha1
+kind: TracingPolicy
+metadata:
+  name: swap-test
+spec:
+  tracepoints:
+  - subsystem: vigil_nonexistent
+    event: no_such_event
+    selectors:
+    - matchActions:
+      - action: Post
+`,
+      2,
+    );
+    v2.hooks[0] = { ...(v2.hooks[0] as Bundle['hooks'][number]), mechanism: 'tracepoint' };
+    delete v2.hooks[0].refusal;
+    const out2 = await composite.apply(v2);
+    expect(out2.result).toBe('failed');
+    using cg = new TestCgroup();
+    expect(vgTry(['open', marker], cg.path).signal).toBe('SIGKILL'); // v1 still acts
+    const dirOfPolicy = join(PIN_ROOT, 'generic', 'swap-test');
+    expect(readdirSync(dirOfPolicy).some((f) => f.startsWith('link_'))).toBe(true);
+    await composite.remove(v1.version.policyUid);
+    expect(existsSync(dirOfPolicy)).toBe(false);
+    expect(vgTry(['open', marker], cg.path)).toMatchObject({ out: 'ok', status: 0 });
+  });
+
+  it('a new generation replaces the selectors atomically: v2 kills the new file, no longer the old one', async () => {
+    const a = join(dir, 'gen-a');
+    const b = join(dir, 'gen-b');
+    writeFileSync(a, 'x');
+    writeFileSync(b, 'y');
+    const v1 = compile(openKillPolicy('gen-test', a), 1);
+    const v2 = compile(openKillPolicy('gen-test', b), 2);
+    expect(await composite.apply(v1)).toMatchObject({ result: 'applied' });
+    using cg = new TestCgroup();
+    expect(vgTry(['open', a], cg.path).signal).toBe('SIGKILL');
+    expect(await composite.apply(v2)).toMatchObject({ result: 'applied' });
+    expect(vgTry(['open', a], cg.path)).toMatchObject({ out: 'ok', status: 0 });
+    expect(vgTry(['open', b], cg.path).signal).toBe('SIGKILL');
+    await composite.remove(v2.version.policyUid);
+  });
+});
