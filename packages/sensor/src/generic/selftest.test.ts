@@ -85,4 +85,154 @@ describe('generic selector interpreter (real kernel)', () => {
     expectMatch([2]);
     expectNoMatch([1]);
   });
+
+  it('string Equal / NotEqual (exact set lookup)', () => {
+    use(hook('[{index: 0, type: string}]', '    - matchArgs:\n      - {index: 0, operator: Equal, values: ["/etc/shadow", "/etc/passwd"]}\n'));
+    const ev = expectMatch([cstr('/etc/passwd')]);
+    expect(ev.args[0]?.data.toString()).toBe('/etc/passwd');
+    expectNoMatch([cstr('/etc/passwdx')]);
+    expectNoMatch([cstr('/etc/passw')]);
+    use(hook('[{index: 0, type: string}]', '    - matchArgs:\n      - {index: 0, operator: NotEqual, values: ["/etc/shadow"]}\n'));
+    expectMatch([cstr('/etc/hosts')]);
+    expectNoMatch([cstr('/etc/shadow')]);
+  });
+
+  it('Prefix / NotPrefix and Postfix / NotPostfix (LPM sets, postfix reversed)', () => {
+    use(hook('[{index: 0, type: string}]', '    - matchArgs:\n      - {index: 0, operator: Prefix, values: ["/etc/", "/root/.ssh"]}\n'));
+    expectMatch([cstr('/etc/shadow')]);
+    expectMatch([cstr('/root/.ssh/id_rsa')]);
+    expectNoMatch([cstr('/tmp/etc/shadow')]);
+    use(hook('[{index: 0, type: string}]', '    - matchArgs:\n      - {index: 0, operator: NotPrefix, values: ["/proc/"]}\n'));
+    expectMatch([cstr('/etc/x')]);
+    expectNoMatch([cstr('/proc/self/mem')]);
+    use(hook('[{index: 0, type: string}]', '    - matchArgs:\n      - {index: 0, operator: Postfix, values: [".pem", "id_rsa"]}\n'));
+    expectMatch([cstr('/srv/tls/key.pem')]);
+    expectMatch([cstr('/root/.ssh/id_rsa')]);
+    expectNoMatch([cstr('/srv/tls/key.pem.bak')]);
+    use(hook('[{index: 0, type: string}]', '    - matchArgs:\n      - {index: 0, operator: NotPostfix, values: [".log"]}\n'));
+    expectMatch([cstr('/var/x.txt')]);
+    expectNoMatch([cstr('/var/x.log')]);
+  });
+
+  it('fd args resolve to the open file path; Prefix and FileType / NotFileType on it', () => {
+    const sub = join(dir, 'secret');
+    mkdirSync(sub, { recursive: true });
+    const file = join(sub, 'data.txt');
+    writeFileSync(file, 'x');
+    const fd = openSync(file, 'r');
+    const dfd = openSync(sub, 'r');
+    try {
+      use(hook('[{index: 0, type: fd}]', `    - matchArgs:\n      - {index: 0, operator: Prefix, values: ["${sub}/"]}\n`));
+      const ev = expectMatch([fd]);
+      expect(ev.args[0]?.data.toString()).toBe(file);
+      expectNoMatch([dfd]); // the directory itself is not under "<sub>/"
+      expectNoMatch([987654]); // not an open fd: the read fails, the clause does not match
+      use(hook('[{index: 0, type: fd}]', '    - matchArgs:\n      - {index: 0, operator: FileType, values: ["reg"]}\n'));
+      expectMatch([fd]);
+      expectNoMatch([dfd]);
+      use(hook('[{index: 0, type: fd}]', '    - matchArgs:\n      - {index: 0, operator: NotFileType, values: ["reg"]}\n'));
+      expectMatch([dfd]);
+      expectNoMatch([fd]);
+    } finally {
+      closeSync(fd);
+      closeSync(dfd);
+    }
+  });
+
+  it('Mask, GreaterThan / LessThan (signed and unsigned), InRange / NotInRange', () => {
+    use(hook('[{index: 0, type: uint32}]', '    - matchArgs:\n      - {index: 0, operator: Mask, values: ["0x40"]}\n'));
+    expectMatch([0x41]);
+    expectNoMatch([0x3f]);
+    use(hook('[{index: 0, type: int}]', '    - matchArgs:\n      - {index: 0, operator: GreaterThan, values: ["-2"]}\n'));
+    expectMatch([-1]);
+    expectNoMatch([-3]);
+    use(hook('[{index: 0, type: uint64}]', '    - matchArgs:\n      - {index: 0, operator: LessThan, values: ["100"]}\n'));
+    expectMatch([99]);
+    expectNoMatch([-1]); // 2^64-1 unsigned: not less than 100
+    use(hook('[{index: 0, type: int}]', '    - matchArgs:\n      - {index: 0, operator: InRange, values: ["-10:-5", "100:200"]}\n'));
+    expectMatch([-7]);
+    expectMatch([150]);
+    expectNoMatch([0]);
+    use(hook('[{index: 0, type: int}]', '    - matchArgs:\n      - {index: 0, operator: NotInRange, values: ["0:10"]}\n'));
+    expectMatch([11]);
+    expectNoMatch([5]);
+  });
+
+  it('SubString / SubStringIgnCase', () => {
+    use(hook('[{index: 0, type: string}]', '    - matchArgs:\n      - {index: 0, operator: SubString, values: ["xyz", "passwd"]}\n'));
+    expectMatch([cstr('/etc/passwd-')]);
+    expectNoMatch([cstr('/etc/PASSWD')]);
+    use(hook('[{index: 0, type: string}]', '    - matchArgs:\n      - {index: 0, operator: SubStringIgnCase, values: ["PassWd"]}\n'));
+    expectMatch([cstr('/etc/PASSWD')]);
+    expectNoMatch([cstr('/etc/pass')]);
+  });
+
+  it('char_buf with sizeArgIndex reads exactly that many bytes', () => {
+    use(hook('[{index: 0, type: char_buf, sizeArgIndex: 2}, {index: 1, type: size_t}]', '    - matchArgs:\n      - {index: 0, operator: Equal, values: ["hello"]}\n'));
+    const buf = Buffer.from('hello world');
+    const ev = expectMatch([buf, 5]);
+    expect(ev.args[0]?.data.toString()).toBe('hello');
+    expectNoMatch([buf, 6]);
+  });
+
+  it('sockaddr: DAddr / NotDAddr / SAddr (CIDR tries), DPort / NotDPort, DPortPriv / NotDPortPriv, Family', () => {
+    const a = sockaddrIn('127.0.0.42', 8080);
+    const b = sockaddrIn('10.1.2.3', 443);
+    use(hook('[{index: 0, type: sockaddr}]', '    - matchArgs:\n      - {index: 0, operator: DAddr, values: ["127.0.0.0/24"]}\n'));
+    const ev = expectMatch([a]);
+    expect(ev.args[0]?.data.readUInt16LE(0)).toBe(2);
+    expect(ev.args[0]?.data.readUInt16LE(8)).toBe(8080);
+    expectNoMatch([b]);
+    use(hook('[{index: 0, type: sockaddr}]', '    - matchArgs:\n      - {index: 0, operator: NotDAddr, values: ["10.0.0.0/8"]}\n'));
+    expectMatch([a]);
+    expectNoMatch([b]);
+    use(hook('[{index: 0, type: sockaddr}]', '    - matchArgs:\n      - {index: 0, operator: SAddr, values: ["10.1.2.3"]}\n'));
+    expectMatch([b]);
+    expectNoMatch([a]);
+    use(hook('[{index: 0, type: sockaddr}]', '    - matchArgs:\n      - {index: 0, operator: DPort, values: ["8000:8100"]}\n'));
+    expectMatch([a]);
+    expectNoMatch([b]);
+    use(hook('[{index: 0, type: sockaddr}]', '    - matchArgs:\n      - {index: 0, operator: NotDPort, values: ["443"]}\n'));
+    expectMatch([a]);
+    expectNoMatch([b]);
+    use(hook('[{index: 0, type: sockaddr}]', '    - matchArgs:\n      - {index: 0, operator: DPortPriv}\n'));
+    expectMatch([b]);
+    expectNoMatch([a]);
+    use(hook('[{index: 0, type: sockaddr}]', '    - matchArgs:\n      - {index: 0, operator: NotDPortPriv}\n'));
+    expectMatch([a]);
+    expectNoMatch([b]);
+    use(hook('[{index: 0, type: sockaddr}]', '    - matchArgs:\n      - {index: 0, operator: Family, values: ["AF_INET"]}\n'));
+    expectMatch([a]);
+    const six = Buffer.alloc(28);
+    six.writeUInt16LE(10, 0);
+    expectNoMatch([six]);
+  });
+
+  it('InMap / NotInMap over ranges and a syscall list', () => {
+    use(
+      compile(
+        '  lists:\n  - name: fsops\n    type: syscalls\n    values: ["sys_openat", "sys_unlinkat"]\n' +
+          '  kprobes:\n  - call: vg_selftest_fn\n    syscall: false\n    args: [{index: 0, type: int}]\n    selectors:\n    - matchArgs:\n      - {index: 0, operator: InMap, values: ["list:fsops", "1000:1010"]}\n',
+      ),
+    );
+    expectMatch([257]); // openat
+    expectMatch([263]); // unlinkat
+    expectMatch([1005]);
+    expectNoMatch([2]);
+    use(hook('[{index: 0, type: int}]', '    - matchArgs:\n      - {index: 0, operator: NotInMap, values: ["5:6"]}\n'));
+    expectMatch([7]);
+    expectNoMatch([5]);
+  });
+
+  it('CelExpr leaves the decision to user space: the event is flagged and nothing is enforced', () => {
+    use(hook('[{index: 0, type: int}]', '    - matchArgs:\n      - {index: 0, operator: CelExpr, values: ["arg0 > 3"]}\n      matchActions:\n      - action: Override\n        argError: -1\n'));
+    const before = h.stats();
+    const ev = hits([5], { canOverride: true });
+    expect(ev).toHaveLength(1);
+    expect((ev[0]?.flags ?? 0) & HookFlags.EXPR).toBeTruthy();
+    expect((ev[0]?.flags ?? 0) & HookFlags.OVERRIDE).toBe(0);
+    expect(h.run(1, [5], { canOverride: true })).toBeUndefined();
+    h.events();
+    expect(h.stats()['expr_pending']).toBe((before['expr_pending'] ?? 0n) + 2n);
+  });
 });
