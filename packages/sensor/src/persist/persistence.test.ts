@@ -6,17 +6,24 @@
  * sensor is down is gone after the next start, `status` shows the pins, and `uninstall` leaves nothing attached.
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { execFileSync } from 'node:child_process';
-import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { execFileSync, spawn } from 'node:child_process';
+import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { skipMissing } from '../../../../tools/kernel-matrix/skip.js';
 import { capability } from '../mechanisms/test-kernel.js';
 import { uninstallPins } from '../uninstall.js';
-import { SENSOR_BIN, SensorProcess, buildProbe, runProbe } from './sensor-process.js';
+import { fileURLToPath } from 'node:url';
+import { closeFd, objGet } from '../libbpf/index.js';
+import { BPF_OUT } from '../mechanisms/test-kernel.js';
+import { pinInfo } from './fdinfo.js';
+import { rawLookup } from './raw-map.js';
+import { SENSOR_BIN, SensorProcess, buildProbe, runProbe, startProbe } from './sensor-process.js';
 import { pinStatus, type PinStatus } from './status.js';
 
 const ROOT = `/sys/fs/bpf/vigil-test-${process.pid}-persistence`;
+const ROOT2 = `${ROOT}-upgrade`;
+const BPF_SRC = fileURLToPath(new URL('../../../../bpf/', import.meta.url));
 let dir: string;
 let probe: string;
 let deniedExe: string;
@@ -41,8 +48,8 @@ function missing(): boolean {
   return false;
 }
 
-function start(): SensorProcess {
-  const s = new SensorProcess(['--policy-dir', join(dir, 'policies'), '--bpffs-root', ROOT, '--state-dir', join(dir, 'state'), '--output', 'compact', '--mechanisms', 'fallback', '--stats-interval', '0']);
+function start(extra: readonly string[] = [], root = ROOT): SensorProcess {
+  const s = new SensorProcess(['--policy-dir', join(dir, 'policies'), '--bpffs-root', root, '--state-dir', join(dir, `state-${root === ROOT ? 'a' : 'b'}`), '--output', 'compact', '--mechanisms', 'fallback', '--stats-interval', '0', ...extra]);
   sensors.push(s);
   return s;
 }
@@ -81,7 +88,7 @@ beforeAll(() => {
 
 afterAll(async () => {
   for (const s of sensors) await s.kill('SIGKILL');
-  if (existsSync(ROOT)) uninstallPins(ROOT);
+  for (const r of [ROOT, ROOT2]) if (existsSync(r)) uninstallPins(r);
   rmSync(dir, { recursive: true, force: true });
 });
 
@@ -95,7 +102,7 @@ describe('persistent enforcement (real kernel)', () => {
     expect(runProbe(probe, ['exec', deniedExe, '--count', '3']).denied).toBe(3);
     expect(runProbe(probe, ['connect', '127.0.0.77', '9050', '--count', '3']).denied).toBe(3);
     expect(runProbe(probe, ['open', secret, '--count', '3']).denied).toBe(3);
-    const before = pinStatus(ROOT, join(dir, 'state'));
+    const before = pinStatus(ROOT, join(dir, 'state-a'));
     expect(Object.keys(pinnedLinks(before)).sort()).toEqual(['enforce/connect', 'enforce/exec-kill', 'enforce/open-kill', 'lifecycle']);
     expect(before.applied?.policies.map((p) => p.policyName)).toEqual(['persist-connect', 'persist-exec', 'persist-open']);
     const openHooks = before.applied?.policies.find((p) => p.policyName === 'persist-open')?.hooks ?? [];
@@ -121,7 +128,7 @@ describe('persistent enforcement (real kernel)', () => {
     expect(units.map((l) => l.mode)).toEqual(['adopted', 'adopted', 'adopted', 'adopted']);
     // 1,000 decisions per unit fit its pinned 256 KiB ring; the lifecycle ring (4 MiB) held every exec and exit.
     for (const u of units) expect(u.lost_while_down).toBe('0');
-    const after = pinStatus(ROOT, join(dir, 'state'));
+    const after = pinStatus(ROOT, join(dir, 'state-a'));
     expect(pinnedLinks(after)).toEqual(pinnedLinks(before)); // same link ids, same program ids
     // No duplicate attachment: each pinned program is attached by exactly one link in the whole kernel.
     const links = bpftoolLinks();
@@ -150,7 +157,7 @@ describe('persistent enforcement (real kernel)', () => {
     expect(runProbe(probe, ['open', secret, '--count', '5']).denied).toBe(5); // a clean stop leaves the kernel rules
 
     // status (the CLI) and uninstall: nothing of Vigil left in bpffs or attached.
-    const statusJson = JSON.parse(execFileSync(process.execPath, [SENSOR_BIN, 'status', '--json', '--bpffs-root', ROOT, '--state-dir', join(dir, 'state')], { encoding: 'utf8' })) as PinStatus;
+    const statusJson = JSON.parse(execFileSync(process.execPath, [SENSOR_BIN, 'status', '--json', '--bpffs-root', ROOT, '--state-dir', join(dir, 'state-a')], { encoding: 'utf8' })) as PinStatus;
     expect(statusJson.builds.map((b) => b.unit).sort()).toEqual(['enforce/connect', 'enforce/open-kill', 'lifecycle']);
     const ours = Object.values(pinnedLinks(statusJson)).flat().map(([link]) => link);
     const out = execFileSync(process.execPath, [SENSOR_BIN, 'uninstall', '--bpffs-root', ROOT], { encoding: 'utf8' });
@@ -162,4 +169,85 @@ describe('persistent enforcement (real kernel)', () => {
     expect(runProbe(probe, ['connect', '127.0.0.77', '9050', '--count', '5']).allowed).toBe(5);
     expect(readFileSync(secret, 'utf8')).toBe('top secret\n'); // no denied opener ever read or wrote it
   }, 180_000);
+
+  it('upgrade: a build of another object version takes over with 0 attempts getting through, state kept', async () => {
+    if (missing()) return;
+    writeFileSync(join(dir, 'policies/exec.yaml'), policy('persist-exec', execHook(deniedExe)));
+    // The "new release": every object rebuilt with VG_OBJECT_VERSION=2 (the enforcement and lifecycle families).
+    const objs2 = join(dir, 'objects-v2');
+    mkdirSync(objs2);
+    for (const f of readdirSync(BPF_OUT).filter((n) => n.endsWith('.bpf.o'))) copyFileSync(join(BPF_OUT, f), join(objs2, f));
+    for (const name of ['exec_kill', 'open_kill', 'sock_cgroup', 'process_lifecycle']) {
+      execFileSync('clang-19', ['-g', '-O2', '-target', 'bpf', '-D__TARGET_ARCH_x86', '-DVG_OBJECT_VERSION=2', '-Wall', '-Werror', '-Wno-unused-function', `-I${join(BPF_SRC, '.output')}`, `-I${join(BPF_SRC, 'lib')}`, `-I${join(BPF_SRC, 'include')}`, '-c', join(BPF_SRC, `progs/${name}.bpf.c`), '-o', join(objs2, `${name}.bpf.o`)]);
+    }
+    const v1 = start([], ROOT2);
+    await v1.waitForLog('enforcement ready');
+    // A process running across the upgrade keeps its kernel identity (vg_procs is shared state, not per build).
+    const sleeper = spawn('sleep', ['60'], { stdio: 'ignore' });
+    const procs = join(ROOT2, 'state/vg_procs_v1');
+    const identity = (): string | undefined => {
+      const info = pinInfo(procs);
+      const fd = objGet(procs);
+      try {
+        const key = Buffer.alloc(4);
+        key.writeUInt32LE(sleeper.pid ?? 0);
+        return rawLookup(fd, info, key)?.subarray(0, 16).toString('hex');
+      } finally {
+        closeFd(fd);
+      }
+    };
+    await v1.waitFor('the sleeper in vg_procs', () => identity() !== undefined);
+    const before = identity();
+
+    // Full-rate probe loops through the whole swap.
+    const stop = join(dir, 'stop-upgrade');
+    const loops = [startProbe(probe, ['exec', deniedExe], stop), startProbe(probe, ['connect', '127.0.0.77', '9050'], stop), startProbe(probe, ['open', secret], stop)];
+    await new Promise((r) => setTimeout(r, 300));
+    const swapStart = Date.now();
+    await v1.kill('SIGKILL');
+    const v2 = start(['--bpf-objects', objs2], ROOT2);
+    await v2.waitForLog('enforcement ready');
+    const swapMs = Date.now() - swapStart;
+    await new Promise((r) => setTimeout(r, 300));
+    writeFileSync(stop, '');
+    const results = await Promise.all(loops.map((l) => l.result));
+    for (const r of results) {
+      expect({ kind: r.kind, allowed: r.allowed, other: r.other }).toEqual({ kind: r.kind, allowed: 0, other: 0 });
+      expect(r.attempts).toBeGreaterThan(20);
+    }
+    process.stdout.write(`upgrade swap ${swapMs} ms; probe attempts: ${results.map((r) => `${r.kind} ${r.attempts} (${Math.round(r.attempts / (r.elapsed_ns / 1e9))}/s) allowed ${r.allowed}`).join(', ')}\n`);
+
+    const units = v2.logsWith('pinned unit');
+    expect(units.map((u) => [u.mode, u.version])).toEqual([['upgraded', 2], ['upgraded', 2], ['upgraded', 2], ['upgraded', 2]]);
+    const st = pinStatus(ROOT2, undefined);
+    expect(st.builds.map((b) => b.version)).toEqual([2, 2, 2, 2]); // only the new build is pinned
+    expect(st.builds.every((b) => b.meta?.objectVersion === 2)).toBe(true);
+    expect(identity()).toBe(before);
+    sleeper.kill('SIGKILL');
+    await v2.kill('SIGKILL');
+    uninstallPins(ROOT2);
+  }, 180_000);
+
+  it('lost_while_down: what does not fit the pinned ring while the sensor is down is counted', async () => {
+    if (missing()) return;
+    const s1 = start(['--ring-buffer-mb', '1'], ROOT2);
+    await s1.waitForLog('enforcement ready');
+    await s1.kill('SIGKILL');
+    // ~1.6 KiB per exec record: 1,500 execs (each with fork and exit records) overflow a 1 MiB ring.
+    expect(runProbe(probe, ['exec', marker, '--count', '1500']).allowed).toBe(1500);
+    const s2 = start(['--ring-buffer-mb', '1'], ROOT2);
+    await s2.waitForLog('enforcement ready');
+    const life = s2.logsWith('pinned unit').find((u) => u.unit === join(ROOT2, 'lifecycle'));
+    expect(life?.mode).toBe('adopted');
+    const lost = Number(life?.lost_while_down);
+    expect(lost).toBeGreaterThan(0);
+    // Every exec of the downtime is either delivered now or counted as lost.
+    await s2.waitFor('the retained records', () => s2.events.filter((e) => e.startsWith('🚀') && e.includes(marker)).length > 0);
+    await new Promise((r) => setTimeout(r, 300));
+    const delivered = s2.events.filter((e) => e.startsWith('🚀') && e.includes(marker)).length;
+    expect(delivered + lost).toBeGreaterThanOrEqual(1500);
+    expect(delivered).toBeLessThan(1500);
+    await s2.kill('SIGKILL');
+    uninstallPins(ROOT2);
+  }, 120_000);
 });
