@@ -8,6 +8,12 @@
  * binfmt_misc's open-binary flag, also checked), so a denied script is caught where the interpreter opens it
  * (open kill) or by fanotify FAN_OPEN_EXEC_PERM. Credentials (setuid) are already committed here: the process
  * dies with them, before it can use them.
+ *
+ * matchBinaries (the binary that calls execve) cannot be read here: the caller's image is already replaced. On
+ * kernels with sched_prepare_exec (>= 6.10), vg_exec_prepare records the caller's executable per exec'ing thread
+ * just before the point of no return, and vg_exec_kill judges binary-scoped rules by that record; without it the
+ * sensor leaves vg_exec_prepare unloaded and refuses binary-scoped exec rules. A rule whose caller is unknown is
+ * never widened: it does not apply.
  */
 #include "enforce.h"
 
@@ -23,6 +29,48 @@ struct {
 	__type(key, struct vg_file_key);
 	__type(value, struct vg_file_rule);
 } vg_exec_deny SEC(".maps");
+
+/* The executable of the thread that is exec'ing, by its pid before exec (old_pid at sched_process_exec). */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 16384);
+	__type(key, __u32);
+	__type(value, struct vg_bin_key);
+} vg_exec_caller SEC(".maps");
+
+SEC("tp_btf/sched_prepare_exec")
+int BPF_PROG(vg_exec_prepare, struct task_struct *task, struct linux_binprm *bprm)
+{
+	struct mm_struct *mm = task->mm;
+	struct vg_bin_key k = {};
+	struct file *exe;
+	__u32 tid = task->pid;
+
+	if (!mm)
+		return 0;
+	exe = mm->exe_file;
+	if (!exe)
+		return 0;
+	k.ino = exe->f_inode->i_ino;
+	k.dev = exe->f_inode->i_sb->s_dev;
+	bpf_map_update_elem(&vg_exec_caller, &tid, &k, BPF_ANY);
+	return 0;
+}
+
+/* Whether the exec'ing thread's previous executable is in binary set `set_id` (0: every binary). */
+static __always_inline int vg_exec_caller_in(__u32 old_pid, __u32 set_id)
+{
+	struct vg_bin_key *caller, k;
+
+	if (!set_id)
+		return 1;
+	caller = bpf_map_lookup_elem(&vg_exec_caller, &old_pid);
+	if (!caller)
+		return 0;
+	k = *caller;
+	k.set_id = set_id;
+	return bpf_map_lookup_elem(&vg_bin_set, &k) != NULL;
+}
 
 static __always_inline struct vg_file_rule *vg_file_lookup(struct file *f, struct vg_file_key *k)
 {
@@ -47,6 +95,7 @@ int BPF_PROG(vg_exec_kill, struct task_struct *p, pid_t old_pid, struct linux_bi
 	struct vg_file_rule *rule;
 	struct vg_enforce_event *e;
 	enum vg_verdict verdict;
+	int in_set;
 	__u64 cgid;
 
 	if (st)
@@ -54,11 +103,17 @@ int BPF_PROG(vg_exec_kill, struct task_struct *p, pid_t old_pid, struct linux_bi
 	rule = vg_file_lookup(bprm->file, &k);
 	if (!rule && bprm->executable && bprm->executable != bprm->file)
 		rule = vg_file_lookup(bprm->executable, &k);
-	if (!rule)
+	if (!rule) {
+		bpf_map_delete_elem(&vg_exec_caller, &old_pid);
+		return 0;
+	}
+	/* exe_file is already the new image here: binary sets are judged by the caller recorded at prepare_exec */
+	in_set = vg_exec_caller_in(old_pid, rule->binary_set_id);
+	bpf_map_delete_elem(&vg_exec_caller, &old_pid);
+	if (!in_set)
 		return 0;
 	cgid = bpf_get_current_cgroup_id();
-	verdict = vg_rule_verdict(cgid, rule->identity_set_id, rule->flags & VG_RULE_HOST, rule->binary_set_id,
-				  rule->flags & VG_RULE_MONITOR, 0 /* exe_file is already the new image here */);
+	verdict = vg_rule_verdict(cgid, rule->identity_set_id, rule->flags & VG_RULE_HOST, 0, rule->flags & VG_RULE_MONITOR, 0);
 	if (verdict == VG_VERDICT_PASS)
 		return 0;
 	/* The kill comes first: a full ring buffer must not switch enforcement off. */

@@ -93,7 +93,7 @@ export class FallbackEnforcementEngine implements BundleApplier {
     const firstRuleId = this.applied.get(uid)?.firstRuleId ?? this.allocateRuleIds();
     let plan: EnforcementPlan;
     try {
-      plan = planFallbackEnforcement(bundle, firstRuleId);
+      plan = planFallbackEnforcement(bundle, firstRuleId, { execCallerBinaries: ExecKill.callerBinaries() });
     } catch (err) {
       return { result: 'failed', reason: `bundle could not be read: ${(err as Error).message}` };
     }

@@ -40,11 +40,11 @@ describe('planFallbackEnforcement', () => {
       [lsm('socket_connect', 'sockaddr', `    - matchArgs: [{ index: 1, operator: NotDAddr, values: ["10.0.0.0/8"] }]\n      matchActions: [{ action: Override, argError: -1 }]`), /supports DAddr, DPort and Protocol, not NotDAddr/],
       [lsm('socket_connect', 'sockaddr', `    - matchArgs: [{ index: 1, operator: DAddr, values: ["10.0.0.0/8"] }]\n      matchActions: [{ action: Post }]`), /observe only/],
       [lsm('file_open', 'file', `    - matchArgs: [{ index: 0, operator: Equal, values: ["/etc/shadow"] }]\n      matchBinaries: [{ operator: NotIn, values: ["/usr/bin/cat"] }]\n      matchActions: [{ action: Override, argError: -1 }]`), /matchBinaries NotIn is not supported/],
-      [lsm('bprm_check_security', 'linux_binprm', `    - matchArgs: [{ index: 0, operator: Equal, values: ["/usr/bin/nc"] }]\n      matchBinaries: [{ operator: In, values: ["/usr/bin/bash"] }]\n      matchActions: [{ action: Sigkill }]`), /calling binary, which is already replaced/],
+      [lsm('bprm_check_security', 'linux_binprm', `    - matchArgs: [{ index: 0, operator: Equal, values: ["/usr/bin/nc"] }]\n      matchBinaries: [{ operator: In, values: ["/usr/bin/bash"] }]\n      matchActions: [{ action: Sigkill }]`), /calling binary, which is already replaced when sched_process_exec runs; exec kill reads it at sched_prepare_exec, which this kernel lacks/],
       [lsm('file_open', 'file', `    - matchArgs: [{ index: 0, operator: Equal, values: ["/etc/shadow"] }]\n      matchActions: [{ action: Sigkill }]`), /use Override/],
     ];
     for (const [policy, reason] of cases) {
-      const plan = planFallbackEnforcement(compilePolicy(policy, fallback()));
+      const plan = planFallbackEnforcement(compilePolicy(policy, fallback()), 1, { execCallerBinaries: false });
       expect(plan.hooks[0]?.status).toBe('refused');
       expect(plan.hooks[0]?.reason).toMatch(reason);
     }
@@ -114,6 +114,13 @@ spec:
     expect(setId).toBeGreaterThan(0);
     expect(plan.open).toEqual([{ path: '/etc/shadow', identitySetId: setId, binaries: ['/usr/bin/cat', '/usr/bin/less'] }]);
     expect(plan.hooks[0]?.reason).toMatch(/open kill only \(kill-after-open\): fanotify cannot scope by pod or binary/);
+  });
+
+  it('matchBinaries on bprm_check_security: the calling binary, where the kernel has sched_prepare_exec', () => {
+    const policy = lsm('bprm_check_security', 'linux_binprm', `    - matchArgs: [{ index: 0, operator: Equal, values: ["/usr/bin/nc"] }]\n      matchBinaries: [{ operator: In, values: ["/usr/bin/bash"] }]\n      matchActions: [{ action: Sigkill }]`);
+    const plan = planFallbackEnforcement(compilePolicy(policy, fallback()), 1, { execCallerBinaries: true });
+    expect(plan.hooks[0]?.status).toBe('enforcing');
+    expect(plan.exec).toEqual([{ path: '/usr/bin/nc', binaries: ['/usr/bin/bash'] }]);
   });
 
   it('deny-io-uring: an io_uring rule with the policy\'s scope and mode', () => {

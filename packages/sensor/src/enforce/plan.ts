@@ -11,8 +11,8 @@
  *   fanotify     (file_open)           Equal on the file's path (arg 0): open() fails with EPERM (+ open kill)
  * Each matchArgs clause must name the argument the mechanism actually sees (checked against the hook's arg table
  * and the LSM hook's signature). Scope: a selector's or the policy's pod/container identity set (bpf/lib/
- * identity.h) and matchBinaries In (the caller's executable, by inode; not for bprm_check_security, whose caller
- * image is gone when sched_process_exec runs). Every selector must end in Override or Sigkill; in monitor mode
+ * identity.h) and matchBinaries In (the caller's executable, by inode; for bprm_check_security the binary that
+ * calls execve, recorded at sched_prepare_exec: kernels >= 6.10 only). Every selector must end in Override or Sigkill; in monitor mode
  * (policy-mode: monitor) the compiler turned those into Post and the rules only record what they would have done.
  * The policy option deny-io-uring adds an io_uring rule (kill inside io_uring_setup) with the policy's scope.
  */
@@ -172,8 +172,17 @@ function netRules(clauses: readonly DecodedClause[], ctx: Ctx, action: 'deny' | 
   return cidrs.map((cidr) => ({ id: nextId(), cidr, ...(ports ? { ports } : {}), ...(protocol ? { protocol } : {}), action, ...scope }));
 }
 
+/** What the node's fallback mechanisms can do beyond the bundle's mechanism choice. */
+export interface FallbackPlanOptions {
+  /**
+   * exec kill can judge matchBinaries (the calling binary) on bprm_check_security: the kernel has
+   * sched_prepare_exec (>= 6.10; ExecKill.callerBinaries()). Default true; the engine passes the node's answer.
+   */
+  execCallerBinaries?: boolean;
+}
+
 /** The rule ids a plan uses start at `firstRuleId`, so plans of several policies can share one unit. */
-export function planFallbackEnforcement(bundle: Bundle, firstRuleId = 1): EnforcementPlan {
+export function planFallbackEnforcement(bundle: Bundle, firstRuleId = 1, options: FallbackPlanOptions = {}): EnforcementPlan {
   const ctx: Ctx = { strings: stringSets(bundle), cidr4: cidrSets(bundle.maps.vg_cidr4, 4), cidr6: cidrSets(bundle.maps.vg_cidr6, 6) };
   const progs = new Map(bundle.maps.vg_sel_prog.map((e) => [u32(e.key, 0), e.value]));
   const actions = new Map(bundle.maps.vg_actions.map((e) => [u32(e.key, 0), e.value]));
@@ -216,7 +225,7 @@ export function planFallbackEnforcement(bundle: Bundle, firstRuleId = 1): Enforc
     try {
       const cfg = configs.get(hook.id);
       const policyScope = { identitySetId: cfg?.identitySetId ?? 0, hostIncluded: ((cfg?.flags ?? 0) & 4) !== 0 };
-      const how = planHook(hook, name, ctx, progs, actions, monitor, policyScope, plan, () => ruleId++);
+      const how = planHook(hook, name, ctx, progs, actions, monitor, policyScope, options.execCallerBinaries ?? true, plan, () => ruleId++);
       report('enforcing', [...hook.notes, ...how].join('; '));
     } catch (err) {
       if (!(err instanceof Refusal)) throw err;
@@ -234,6 +243,7 @@ function planHook(
   actions: Map<number, Uint8Array>,
   monitor: boolean,
   policyScope: { identitySetId: number; hostIncluded: boolean },
+  execCallerBinaries: boolean,
   plan: EnforcementPlan,
   nextId: () => number,
 ): string[] {
@@ -256,7 +266,7 @@ function planHook(
     const other = acts.filter((a) => !['Sigkill', 'Override', 'Post', 'NoPost'].includes(a));
     if (other.length > 0) throw new Refusal(`${where}: action ${other.join(', ')} is not supported by the ${hook.mechanism} fallback`);
     for (const c of sel.clauses) checkArgSlot(c, hook, name, where);
-    const scope = selectorScope(sel, policyScope, ctx, hook, name, where, monitor);
+    const scope = selectorScope(sel, policyScope, ctx, hook, name, where, monitor, execCallerBinaries);
     if (scope.identitySetId) notes.add('scoped to the pods/containers of its identity set');
     if (scope.binaries) notes.add('scoped to the calling binaries of matchBinaries (by inode)');
     const args = sel.clauses.filter((c) => c.kind !== 'binaries');
@@ -297,6 +307,7 @@ function selectorScope(
   name: string,
   where: string,
   monitor: boolean,
+  execCallerBinaries: boolean,
 ): RuleScope {
   const scope: RuleScope = {};
   if (monitor) scope.monitor = true;
@@ -309,8 +320,8 @@ function selectorScope(
   if (bins.length > 1) throw new Refusal(`${where}: one matchBinaries clause per selector on the ${hook.mechanism} fallback`);
   const b = bins[0];
   if (b) {
-    if (hook.mechanism === 'tp_btf') {
-      throw new Refusal(`${where}: matchBinaries on ${name} names the calling binary, which is already replaced when sched_process_exec runs (exec kill cannot see it)`);
+    if (hook.mechanism === 'tp_btf' && !execCallerBinaries) {
+      throw new Refusal(`${where}: matchBinaries on ${name} names the calling binary, which is already replaced when sched_process_exec runs; exec kill reads it at sched_prepare_exec, which this kernel lacks (>= 6.10)`);
     }
     const ops = b.payload;
     const flags = ops[0] ?? 0;

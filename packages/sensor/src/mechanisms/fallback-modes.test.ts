@@ -193,6 +193,24 @@ describe('scoping in the fallback mechanisms (real kernel)', () => {
   });
 });
 
+describe('exec kill matchBinaries: the binary that calls execve (real kernel)', () => {
+  it('is recorded at sched_prepare_exec (>= 6.10) and judged at sched_process_exec; refused with the reason before', () => {
+    if (missing('tp_btf', 'send_signal', 'cgroup_v2')) return;
+    using cg = new TestCgroup();
+    using ek = ExecKill.start({ objectPath: OBJ('exec_kill') });
+    if (!ExecKill.callerBinaries()) {
+      expect(() => ek.setDenySet([{ id: 1, path: tool, binaries: [VG_TRY] }])).toThrow(/needs the sched_prepare_exec tracepoint \(kernel >= 6\.10\)/);
+      return;
+    }
+    ek.setDenySet([{ id: 1, path: tool, binaries: [VG_FALLBACK] }]);
+    expect(vgTry(['exec', tool], cg.path).status).toBe(0); // vg_try calls execve: not in the set
+    ek.setDenySet([{ id: 1, path: tool, binaries: [VG_TRY] }]);
+    expect(vgTry(['exec', tool], cg.path).signal).toBe('SIGKILL');
+    expect(vgTry(['execfd', tool], cg.path).signal).toBe('SIGKILL'); // execveat(fd) too
+    expect(vgTry(['exec', '/bin/true'], cg.path).status).toBe(0); // another target: no rule
+  });
+});
+
 describe('unix-socket connect deny (cgroup/connect_unix, real kernel)', () => {
   it('denies connect to a denied socket path and abstract name with EPERM; a symlink to the socket is a gap', async () => {
     if (missing('cgroup_v2', 'connect_unix')) return;

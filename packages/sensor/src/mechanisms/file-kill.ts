@@ -39,6 +39,7 @@ export interface FileKillOptions {
 export abstract class FileKill implements Disposable {
   private readonly obj: BpfObject;
   private link: BpfLink | undefined;
+  private readonly extraLinks: BpfLink[] = [];
   private pins: PinnedObject | undefined;
   private reader: DecisionReader | undefined;
   private closed = false;
@@ -46,7 +47,8 @@ export abstract class FileKill implements Disposable {
 
   protected constructor(
     private readonly opts: FileKillOptions,
-    private readonly names: { program: string; map: string; what: string },
+    /** `optional`: more tp_btf programs, loaded and attached only where `available` (the kernel has their tracepoint) */
+    private readonly names: { program: string; map: string; what: string; optional?: ReadonlyArray<{ program: string; available: boolean }> },
   ) {
     this.exemptCgroupIds = opts.exemptCgroupIds ?? [cgroupIdOfPid('self')];
     this.obj = BpfObject.open(opts.objectPath);
@@ -59,10 +61,14 @@ export abstract class FileKill implements Disposable {
       this.obj.map('vg_events').setMaxEntries(opts.ringBytes ?? 256 * 1024);
       // Every map and the link are pinned (persist/pinned-object.ts): a restart with the same object adopts them.
       const external: Record<string, string> = opts.identityPinPath ? { vg_identity: opts.identityPinPath } : {};
-      this.pins = loadUnit(this.obj, opts.pinDir, { links: [this.names.program], external, lostCounter: (o) => readCounters(o).emitFail, ...(opts.onPersist ? { onPersist: opts.onPersist } : {}) });
+      const extra = (this.names.optional ?? []).filter((p) => p.available).map((p) => p.program);
+      for (const p of this.names.optional ?? []) if (!p.available) this.obj.program(p.program).setAutoload(false);
+      this.pins = loadUnit(this.obj, opts.pinDir, { links: [this.names.program, ...extra], external, lostCounter: (o) => readCounters(o).emitFail, ...(opts.onPersist ? { onPersist: opts.onPersist } : {}) });
       setExemptCgroups(this.obj, this.exemptCgroupIds);
       this.reader = new DecisionReader(this.obj, opts.onDecision ?? (() => {}), opts.onError ?? (() => {}));
       this.reader.start();
+      // optional programs first: they feed the main one (exec kill's caller record)
+      for (const p of extra) this.extraLinks.push(attachUnit(this.pins, this.obj, p, (o) => o.program(p).attachTrace()));
       this.link = attachUnit(this.pins, this.obj, this.names.program, (o) => o.program(this.names.program).attachTrace());
       this.pins?.commit();
     } catch (err) {
@@ -120,6 +126,7 @@ export abstract class FileKill implements Disposable {
     if (this.closed) return;
     this.closed = true;
     this.link?.destroy(); // closes our fd: detaches unless pinned (a pinned link stays armed)
+    for (const l of this.extraLinks.splice(0)) l.destroy();
     this.reader?.close();
     this.pins?.close();
     this.obj.close();
