@@ -4,7 +4,7 @@
  * (packages/sensor/src/generic/selftest.test.ts). The raw_tp context is
  *   args[0] hook id, args[1..6] the hook's raw args 0..5, args[7] return value, args[8] syscall number,
  *   args[9] flags: bit0 return hit, bit1 the family can override.
- * The program returns 1 + the override value when an Override was applied, 0 otherwise. Pointer args point
+ * The program returns bit31 | (override value & 0x7fffffff) when an Override was applied, 0 otherwise. Pointer args point
  * into the test process's memory (user addresses); fd args are the test process's open files.
  */
 #include "generic.h"
@@ -31,6 +31,6 @@ int vg_selftest(struct bpf_raw_tracepoint_args *ctx)
 	src.is_return = fl & 1;
 	src.user = 1;
 	if (vg_generic_run(VG_SRC_TEST, &src, ctx->args[0], fl & 2, &ovr))
-		return 1 + ovr;
+		return 0x80000000U | ((__u32)ovr & 0x7fffffff);
 	return 0;
 }

@@ -208,7 +208,7 @@ export class GenericHarness implements Disposable {
     ctx.writeBigUInt64LE(BigInt((o.isReturn ? 1 : 0) | (o.canOverride ? 2 : 0)), 72);
     const { retval } = this.obj.program('vg_selftest').testRun(ctx);
     void keep;
-    return retval === 0 ? undefined : (retval | 0) - 1;
+    return (retval & 0x80000000) === 0 ? undefined : ((retval << 1) | 0) >> 1;
   }
 
   /** Hook events written since the last call. */

@@ -235,4 +235,213 @@ describe('generic selector interpreter (real kernel)', () => {
     h.events();
     expect(h.stats()['expr_pending']).toBe((before['expr_pending'] ?? 0n) + 2n);
   });
+
+  it('matchBinaries In / NotIn / Prefix / Postfix and followChildren, from vg_procs', () => {
+    const me = process.pid;
+    const parent = 0x3ffff0;
+    const grand = 0x3ffff1;
+    h.seedProc({ tgid: grand, ppid: 0, binary: '/usr/sbin/sshd' });
+    h.seedProc({ tgid: parent, ppid: grand, binary: '/usr/bin/bash' });
+    h.seedProc({ tgid: me, ppid: parent, binary: '/usr/local/bin/node' });
+    try {
+      use(hook('[{index: 0, type: int}]', '    - matchBinaries:\n      - {operator: In, values: ["/usr/local/bin/node"]}\n'));
+      expectMatch([1]);
+      use(hook('[{index: 0, type: int}]', '    - matchBinaries:\n      - {operator: In, values: ["/usr/bin/bash"]}\n'));
+      expectNoMatch([1]);
+      use(hook('[{index: 0, type: int}]', '    - matchBinaries:\n      - {operator: NotIn, values: ["/usr/local/bin/node"]}\n'));
+      expectNoMatch([1]);
+      use(hook('[{index: 0, type: int}]', '    - matchBinaries:\n      - {operator: Prefix, values: ["/usr/local/"]}\n'));
+      expectMatch([1]);
+      use(hook('[{index: 0, type: int}]', '    - matchBinaries:\n      - {operator: Postfix, values: ["/node"]}\n'));
+      expectMatch([1]);
+      use(hook('[{index: 0, type: int}]', '    - matchBinaries:\n      - {operator: Postfix, values: ["/bash"]}\n'));
+      expectNoMatch([1]);
+      // followChildren: a descendant of sshd (two levels up) matches; without it, it does not.
+      use(hook('[{index: 0, type: int}]', '    - matchBinaries:\n      - {operator: In, values: ["/usr/sbin/sshd"], followChildren: true}\n'));
+      expectMatch([1]);
+      use(hook('[{index: 0, type: int}]', '    - matchBinaries:\n      - {operator: In, values: ["/usr/sbin/sshd"]}\n'));
+      expectNoMatch([1]);
+      h.dropProc(grand); // the ancestor exited: the chain ends there
+      use(hook('[{index: 0, type: int}]', '    - matchBinaries:\n      - {operator: In, values: ["/usr/sbin/sshd"], followChildren: true}\n'));
+      expectNoMatch([1]);
+      use(hook('[{index: 0, type: int}]', '    - matchParentBinaries:\n      - {operator: In, values: ["/usr/bin/bash"]}\n'));
+      expectMatch([1]);
+      use(hook('[{index: 0, type: int}]', '    - matchParentBinaries:\n      - {operator: NotIn, values: ["/usr/bin/bash"]}\n'));
+      expectNoMatch([1]);
+    } finally {
+      h.dropProc(me);
+      h.dropProc(parent);
+      h.dropProc(grand);
+    }
+  });
+
+  it('a process with no vg_procs entry has an empty binary: In misses, NotIn matches and says so', () => {
+    h.dropProc(process.pid);
+    use(hook('[{index: 0, type: int}]', '    - matchBinaries:\n      - {operator: NotIn, values: ["/usr/local/bin/node"]}\n'));
+    const ev = expectMatch([1]);
+    expect(ev.flags & HookFlags.BINARY_UNKNOWN).toBeTruthy();
+    expect(ev.execKtime).toBe(0n);
+    use(hook('[{index: 0, type: int}]', '    - matchBinaries:\n      - {operator: In, values: ["/usr/local/bin/node"]}\n'));
+    expectNoMatch([1]);
+  });
+
+  it('matchPIDs In / NotIn and followForks through vg_procs parents', () => {
+    const me = process.pid;
+    const parent = 0x3ffff2;
+    h.seedProc({ tgid: me, ppid: parent, binary: '/usr/local/bin/node' });
+    h.seedProc({ tgid: parent, ppid: 1, binary: '/usr/bin/bash' });
+    try {
+      use(hook('[{index: 0, type: int}]', `    - matchPIDs:\n      - {operator: In, values: [${me}]}\n`));
+      expectMatch([1]);
+      use(hook('[{index: 0, type: int}]', `    - matchPIDs:\n      - {operator: NotIn, values: [${me}, 1]}\n`));
+      expectNoMatch([1]);
+      use(hook('[{index: 0, type: int}]', `    - matchPIDs:\n      - {operator: In, values: [${parent}], followForks: true}\n`));
+      expectMatch([1]);
+      use(hook('[{index: 0, type: int}]', `    - matchPIDs:\n      - {operator: In, values: [${parent}]}\n`));
+      expectNoMatch([1]);
+    } finally {
+      h.dropProc(me);
+      h.dropProc(parent);
+    }
+  });
+
+  it('matchNamespaces In / NotIn by inode, and host_ns', () => {
+    const mnt = nsInode('mnt');
+    const pid = nsInode('pid');
+    use(hook('[{index: 0, type: int}]', `    - matchNamespaces:\n      - {namespace: Mnt, operator: In, values: ["${mnt}"]}\n`));
+    expectMatch([1]);
+    use(hook('[{index: 0, type: int}]', `    - matchNamespaces:\n      - {namespace: Mnt, operator: In, values: ["${mnt + 1}"]}\n`));
+    expectNoMatch([1]);
+    use(hook('[{index: 0, type: int}]', `    - matchNamespaces:\n      - {namespace: Pid, operator: NotIn, values: ["${pid}"]}\n`));
+    expectNoMatch([1]);
+    // host_ns: this test runs in the host's namespaces; the pid namespace's host inode is the kernel constant.
+    use(hook('[{index: 0, type: int}]', '    - matchNamespaces:\n      - {namespace: Pid, operator: In, values: ["host_ns"]}\n'));
+    if (pid === 0xeffffffc) expectMatch([1]);
+    else expectNoMatch([1]);
+    // mnt has no fixed host inode: the sensor tells the kernel (vg_host_ns) what pid 1's is.
+    use(hook('[{index: 0, type: int}]', '    - matchNamespaces:\n      - {namespace: Mnt, operator: In, values: ["host_ns"]}\n'));
+    h.setHostNs(2, mnt + 1);
+    expectNoMatch([1]);
+    h.setHostNs(2, mnt);
+    expectMatch([1]);
+  });
+
+  it('matchCapabilities In / NotIn on the effective and inheritable sets', () => {
+    use(hook('[{index: 0, type: int}]', '    - matchCapabilities:\n      - {type: Effective, operator: In, values: ["CAP_SYS_ADMIN"]}\n'));
+    expectMatch([1]); // the test runs as root with every capability
+    use(hook('[{index: 0, type: int}]', '    - matchCapabilities:\n      - {type: Effective, operator: NotIn, values: ["CAP_SYS_ADMIN"]}\n'));
+    expectNoMatch([1]);
+    use(hook('[{index: 0, type: int}]', '    - matchCapabilities:\n      - {type: Inheritable, operator: In, values: ["CAP_SYS_ADMIN"]}\n'));
+    expectNoMatch([1]); // root's inheritable set is empty
+    use(hook('[{index: 0, type: int}]', '    - matchCapabilities:\n      - {type: Inheritable, operator: NotIn, values: ["CAP_SYS_ADMIN"]}\n'));
+    expectMatch([1]);
+  });
+
+  it('matchReturnArgs on a return hit; a return clause never matches an entry hit', () => {
+    use(
+      compile(
+        '  kprobes:\n  - call: vg_selftest_fn\n    syscall: false\n    return: true\n    args: [{index: 0, type: int}]\n    returnArg: {index: 0, type: int}\n' +
+          '    selectors:\n    - matchReturnArgs:\n      - {index: 0, operator: Equal, values: ["-13"]}\n',
+      ),
+    );
+    const ev = expectMatch([1], { isReturn: true, retval: -13n });
+    expect(ev.retval).toBe(-13n);
+    expect(ev.flags & HookFlags.RETURN).toBeTruthy();
+    expect(ev.args[6]?.data.readBigInt64LE(0)).toBe(-13n);
+    expectNoMatch([1], { isReturn: true, retval: 0n });
+    expectNoMatch([1], { isReturn: false });
+  });
+
+  it('selectors are tried in order and the first match decides; no selectors posts every hit', () => {
+    use(
+      hook(
+        '[{index: 0, type: int}]',
+        '    - matchArgs:\n      - {index: 0, operator: Equal, values: ["1"]}\n      matchActions:\n      - action: Override\n        argError: -1\n' +
+          '    - matchArgs:\n      - {index: 0, operator: LessThan, values: ["10"]}\n      matchActions:\n      - action: Override\n        argError: -2\n',
+      ),
+    );
+    expect(h.run(1, [1], { canOverride: true })).toBe(-1);
+    expect(h.events()[0]).toMatchObject({ selector: 1, action: ACTION.values.Override, overrideRet: -1 });
+    expect(h.run(1, [5], { canOverride: true })).toBe(-2);
+    expect(h.events()[0]).toMatchObject({ selector: 2, overrideRet: -2 });
+    expect(h.run(1, [50], { canOverride: true })).toBeUndefined();
+    expect(h.events()).toHaveLength(0);
+    use(compile('  kprobes:\n  - call: vg_selftest_fn\n    syscall: false\n    args: [{index: 0, type: int}]\n'));
+    const ev = expectMatch([123]);
+    expect(ev).toMatchObject({ selector: 0 });
+    expect(ev.flags & HookFlags.NO_SELECTOR).toBeTruthy();
+  });
+
+  it('Override where the family cannot override is reported as refused; NoPost writes nothing; Signal is sent', () => {
+    use(hook('[{index: 0, type: int}]', '    - matchArgs:\n      - {index: 0, operator: Equal, values: ["1"]}\n      matchActions:\n      - action: Override\n        argError: -1\n'));
+    expect(h.run(1, [1], { canOverride: false })).toBeUndefined();
+    const ev = h.events()[0];
+    expect(ev?.flags ?? 0).toBe(HookFlags.OVERRIDE_REFUSED);
+    use(hook('[{index: 0, type: int}]', '    - matchArgs:\n      - {index: 0, operator: Equal, values: ["1"]}\n      matchActions:\n      - action: NoPost\n'));
+    const before = h.stats();
+    expectNoMatch([1]);
+    expect(h.stats()['matched']).toBe((before['matched'] ?? 0n) + 1n);
+    // SIGWINCH (28): ignored by default, so sending it to this test process is harmless and observable.
+    use(hook('[{index: 0, type: int}]', '    - matchArgs:\n      - {index: 0, operator: Equal, values: ["1"]}\n      matchActions:\n      - action: Signal\n        argSig: 28\n'));
+    const sig = expectMatch([1]);
+    expect(sig).toMatchObject({ action: ACTION.values.Signal, signal: 28 });
+    expect(sig.flags & HookFlags.SIGNALED).toBeTruthy();
+  });
+
+  it('policy-mode monitor: the would-be Sigkill is posted with the monitor flag and counted, nothing is sent', () => {
+    use(
+      compile(
+        '  options:\n  - name: policy-mode\n    value: monitor\n  kprobes:\n  - call: vg_selftest_fn\n    syscall: false\n    args: [{index: 0, type: int}]\n    selectors:\n' +
+          '    - matchArgs:\n      - {index: 0, operator: Equal, values: ["9"]}\n      matchActions:\n      - action: Sigkill\n',
+      ),
+    );
+    const before = h.stats();
+    const ev = expectMatch([9]); // this process is still alive to read the event
+    expect(ev).toMatchObject({ action: ACTION.values.Sigkill, signal: 9 });
+    expect(ev.flags & HookFlags.MONITOR).toBeTruthy();
+    expect(ev.flags & HookFlags.KILLED).toBe(0);
+    const after = h.stats();
+    expect(after['monitor']).toBe((before['monitor'] ?? 0n) + 1n);
+    expect(after['kills']).toBe(before['kills']);
+  });
+
+  it('rateLimit: one post per window, the next post reports how many were suppressed', async () => {
+    use(hook('[{index: 0, type: int}]', '    - matchArgs:\n      - {index: 0, operator: Equal, values: ["1"]}\n      matchActions:\n      - action: Post\n        rateLimit: "1"\n        rateLimitScope: process\n'));
+    const before = h.stats();
+    expect(hits([1])).toHaveLength(1);
+    expect(hits([1])).toHaveLength(0);
+    expect(hits([1])).toHaveLength(0);
+    expect(h.stats()['rate_limited']).toBe((before['rate_limited'] ?? 0n) + 2n);
+    await new Promise((r) => setTimeout(r, 1100));
+    const ev = expectMatch([1]);
+    expect(ev.suppressed).toBe(2);
+  });
+
+  it('the exempt cgroup set wins over every selector', () => {
+    use(hook('[{index: 0, type: int}]', '    - matchArgs:\n      - {index: 0, operator: Equal, values: ["1"]}\n'));
+    const cg = expectMatch([1]).cgroupId;
+    h.exemptCgroup(cg);
+    try {
+      const before = h.stats();
+      expectNoMatch([1]);
+      expect(h.stats()['exempt']).toBe((before['exempt'] ?? 0n) + 1n);
+    } finally {
+      h.exemptCgroup(cg, false);
+    }
+    expectMatch([1]);
+  });
+
+  it('one vg_gen update switches every map of the policy at once', () => {
+    const a = hook('[{index: 0, type: string}]', '    - matchArgs:\n      - {index: 0, operator: Prefix, values: ["/a/"]}\n');
+    const b = hook('[{index: 0, type: string}]', '    - matchArgs:\n      - {index: 0, operator: Prefix, values: ["/b/"]}\n');
+    h.install(a, 0, false);
+    h.install(b, 1, false);
+    h.switchTo(0);
+    expect(expectMatch([cstr('/a/x')]).generation).toBe(0);
+    expectNoMatch([cstr('/b/x')]);
+    h.switchTo(1);
+    expect(expectMatch([cstr('/b/x')]).generation).toBe(1);
+    expectNoMatch([cstr('/a/x')]);
+    gen = 1;
+  });
 });
