@@ -54,7 +54,13 @@ const esc = (s) => String(s).replace(/\|/g, '\\|').replace(/\n/g, ' ');
 
 function cell(row) {
   if (!row) return '—';
-  if (row.state === 'refused' || row.state === 'invalid') return `${row.state}: ${esc(row.reason)}`;
+  if (row.state === 'invalid') return `invalid: ${esc(row.reason)}`;
+  if (row.state === 'refused') {
+    const refused = row.hooks.filter((h) => h.state === 'refused');
+    if (refused.length === 0) return `refused: ${esc(row.reason)}`;
+    const first = refused[0];
+    return `refused: ${esc(first.hook)}: ${esc(first.reason)}${refused.length > 1 ? ` (+${refused.length - 1} more hooks refused)` : ''}`;
+  }
   if (row.state === 'observing') {
     const mechs = [...new Set(row.hooks.map((h) => h.mechanism))].join(', ');
     return `observing (${mechs})${row.reason ? `: ${esc(row.reason)}` : ''}`;
