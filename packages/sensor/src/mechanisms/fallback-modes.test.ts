@@ -253,6 +253,20 @@ describe('unix-socket connect deny (cgroup/connect_unix, real kernel)', () => {
   });
 });
 
+describe('unix-socket connect deny with a full ring buffer (real kernel)', () => {
+  it('keeps denying while the decision ring is full', () => {
+    if (missing('cgroup_v2', 'connect_unix')) return;
+    using cg = new TestCgroup();
+    using ud = UnixConnectDeny.start({ objectPath: OBJ('unix_deny'), cgroup: cg.path, ringBytes: 4096 });
+    const name = `vigil-full-${process.pid}`;
+    ud.setDenySet([{ id: 1, path: `@${name}` }]);
+    const n = 40;
+    const outs = Array.from({ length: n }, () => fallback(['unix', `@${name}`], cg.path).out);
+    expect(outs.filter((o) => o === 'EPERM')).toHaveLength(n);
+    expect(ud.counters().emitFail).toBeGreaterThan(0n);
+  });
+});
+
 describe('io_uring deny (tp_btf io_uring_create + SIGKILL, real kernel)', () => {
   it('kills a covered process inside io_uring_setup, before it can submit; others create rings', () => {
     if (missing('tp_btf', 'send_signal', 'cgroup_v2')) return;
