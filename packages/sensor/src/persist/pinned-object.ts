@@ -23,7 +23,7 @@ import { PersistError } from './errors.js';
 import { pinInfo, type PinInfo } from './fdinfo.js';
 import { LINKS_DIR, MAPS_DIR, STALE_SUFFIX, linkPin, mapPin, objectSha12, parseVersionDir, versionDirName, type ObjectIdentity } from './layout.js';
 import { META_MAP, decodeMeta, withCheckpoint, type ObjectMeta } from './meta.js';
-import { RINGBUF_TYPE, rawEntries, rawLookup, rawUpdate } from './raw-map.js';
+import { RINGBUF_TYPE, rawEntries, rawLookup } from './raw-map.js';
 
 export type PersistMode = 'fresh' | 'adopted' | 'upgraded' | 'repaired';
 

@@ -25,11 +25,6 @@ export function rawLookup(fd: number, info: PinInfo, key: Buffer): Buffer | unde
   throw new LibbpfError('MAP_OP_FAILED', `lookup in pinned map ${info.id} failed`, errnoOf(ret));
 }
 
-export function rawUpdate(fd: number, key: Buffer, value: Buffer): void {
-  const err = errnoOf(loadNative().bpf.bpf_map_update_elem(fd, key, value, 0n));
-  if (err) throw new LibbpfError('MAP_OP_FAILED', `update of pinned map fd ${fd} failed`, err);
-}
-
 /** Every entry (get_next_key walk, then lookup; a key deleted meanwhile is skipped). */
 export function rawEntries(fd: number, info: PinInfo): Array<[Buffer, Buffer]> {
   const b = loadNative().bpf;

@@ -10,7 +10,7 @@ import { closeFd, objGet } from '../libbpf/index.js';
 import { readApplied, type AppliedState } from './applied.js';
 import { pinInfo, type PinInfo } from './fdinfo.js';
 import { LINKS_DIR, MAPS_DIR, parseVersionDir } from './layout.js';
-import { META_MAP, type ObjectMeta } from './meta.js';
+import type { ObjectMeta } from './meta.js';
 import { readPinnedMeta } from './pinned-object.js';
 import { rawLookup } from './raw-map.js';
 
