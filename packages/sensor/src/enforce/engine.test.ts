@@ -12,8 +12,7 @@ import { join } from 'node:path';
 import { compilePolicy, parsePolicy, type Bundle } from '@vigil/policy-schema';
 import { probeKernel } from '../probe/probe.js';
 import { BPF_OUT, TestCgroup, capability, vgTry } from '../mechanisms/test-kernel.js';
-import { closeFd, objGet } from '../libbpf/index.js';
-import { rawUpdate } from '../persist/raw-map.js';
+import { closeFd, loadNative, objGet } from '../libbpf/index.js';
 import { nodeProfileFromCapabilities } from '../transport/node-profile.js';
 import { FallbackEnforcementEngine, type AttributedDecision } from './engine.js';
 
@@ -250,7 +249,7 @@ describe('fallback enforcement engine (real kernel)', () => {
         const key = Buffer.alloc(16);
         key.writeUInt32LE(setId, 0);
         key.writeBigUInt64LE(pod.id, 8);
-        rawUpdate(fd, key, Buffer.from([1]));
+        expect(loadNative().bpf.bpf_map_update_elem(fd, key, Buffer.from([1]), 0n)).toBe(0);
       } finally {
         closeFd(fd);
       }
