@@ -183,8 +183,10 @@ export class CompositeApplier implements BundleApplier {
     } else if (previous?.hasGeneric) {
       await this.generic.remove(uid);
     }
-    // 2. the fallback part; on failure, put the generic part back as it was.
-    if (fallbackHooks.length > 0) {
+    // 2. the fallback part; on failure, put the generic part back as it was. The deny-io-uring option is run by
+    // the fallback engine (io_uring kill) even when no hook is.
+    const wantsFallback = fallbackHooks.length > 0 || bundle.policy.denyIoUring !== undefined;
+    if (wantsFallback) {
       const out = await this.fallback.apply(subBundle(bundle, fallbackHooks));
       if (out.result !== 'applied') {
         await this.restoreGeneric(uid, previous, genericHooks.length > 0 || previous?.hasGeneric === true);
@@ -199,7 +201,7 @@ export class CompositeApplier implements BundleApplier {
       }
     }
     const hooks = merge(statuses, genericHooks2);
-    this.applied.set(uid, { bundle, hasFallback: fallbackHooks.length > 0, hasGeneric: genericHooks.length > 0, hooks });
+    this.applied.set(uid, { bundle, hasFallback: wantsFallback, hasGeneric: genericHooks.length > 0, hooks });
     return { result: 'applied', reason: '', hooks };
   }
 
