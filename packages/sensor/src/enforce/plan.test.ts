@@ -126,7 +126,9 @@ spec:
   it('deny-io-uring: an io_uring rule with the policy\'s scope and mode', () => {
     const on = lsm('file_open', 'file', `    - matchArgs: [{ index: 0, operator: Equal, values: ["/etc/shadow"] }]\n      matchActions: [{ action: Override, argError: -1 }]`, '  options: [{ name: deny-io-uring, value: "true" }]\n  podSelector: { matchLabels: { app: web } }\n');
     const bundle = compilePolicy(on, fallback());
-    expect(planFallbackEnforcement(bundle).uring).toEqual([{ identitySetId: bundle.identitySets[0]?.id }]);
+    const plan = planFallbackEnforcement(bundle);
+    expect(plan.uring).toEqual([{ identitySetId: bundle.identitySets[0]?.id }]);
+    expect(plan.hooks).toContainEqual(expect.objectContaining({ path: 'spec.options[deny-io-uring]', hook: 'io_uring_setup', status: 'enforcing', reason: expect.stringMatching(/SIGKILL inside io_uring_setup.*scoped to the policy's pods/) as unknown as string }));
     const off = lsm('file_open', 'file', `    - matchArgs: [{ index: 0, operator: Equal, values: ["/etc/shadow"] }]\n      matchActions: [{ action: Override, argError: -1 }]`, '  options: [{ name: deny-io-uring, value: "false" }]\n');
     expect(planFallbackEnforcement(compilePolicy(off, fallback())).uring).toEqual([]);
     const bad = validatePolicy({ apiVersion: 'vigil.dev/v1alpha1', kind: 'TracingPolicy', metadata: { name: 'p' }, spec: { options: [{ name: 'deny-io-uring', value: 'yes' }] } });

@@ -203,6 +203,14 @@ export function planFallbackEnforcement(bundle: Bundle, firstRuleId = 1, options
   };
   const uring = bundle.policy.denyIoUring;
   if (uring) {
+    plan.hooks.push({
+      hookId: 0,
+      path: 'spec.options[deny-io-uring]',
+      hook: 'io_uring_setup',
+      mechanism: 'tp_btf',
+      status: 'enforcing',
+      reason: `${monitor ? 'monitor mode: records' : 'SIGKILL inside io_uring_setup (kill-after-effect: the ring exists, the process never submits)'}${uring.identitySetId ? '; scoped to the policy\'s pods/containers' : '; every process of the node but the sensor'}`,
+    });
     plan.uring.push({
       ...(monitor ? { monitor: true } : {}),
       ...(uring.identitySetId ? { identitySetId: uring.identitySetId } : {}),
