@@ -48,6 +48,8 @@ const OUTER: Readonly<Record<MapName, string>> = {
 const POLICY_MAPS = ['vg_gen', ...Object.values(OUTER), 'vg_ratelimit', 'vg_gen_stats'];
 const NODE_MAPS = ['vg_exempt', 'vg_host_ns', 'vg_events', 'vg_stats'];
 const BUNDLE_META_BYTES = 128;
+/** fentry/fexit/lsm programs are bound to one function at load: one verified instance per target. */
+const MAX_TRAMPOLINE_TARGETS = 8;
 
 /** The program that runs a mechanism: object file, program name, and how its instances attach. */
 interface Family {
@@ -104,9 +106,18 @@ export interface GenericHookEngineOptions {
 interface Instance {
   hookId: number;
   obj: BpfObject;
+  /** the program of `obj` that runs the hook */
+  program: string;
   links: BpfLink[];
   /** targets the hook names that were missing and skipped (ignore set) */
   missing: string[];
+  /** trampoline programs (fentry, fexit): the one function this instance was loaded for */
+  target?: string;
+}
+
+/** One program instance per function for trampolines (bound to it at load), one per hook otherwise. */
+function instanceTargets(h: CompiledHook): Array<string | undefined> {
+  return h.mechanism === 'fentry' || h.mechanism === 'fexit' ? h.targets : [undefined];
 }
 
 interface PolicyState {
@@ -187,14 +198,15 @@ export class GenericHookEngine {
       mkdirSync(dir, { recursive: true });
       mkdirSync(this.nodeDir, { recursive: true });
       // 1. load (verify) every program of the new bundle; its policy maps are the pinned ones (created on first use)
-      if (!reuseLinks) for (const h of bundle.hooks) fresh.push(this.load(h, dir));
+      if (!reuseLinks) for (const h of bundle.hooks) for (const t of instanceTargets(h)) fresh.push(this.load(h, dir, t));
       else if (!existsSync(join(dir, `vg_gen${GEN_SCHEMA_SUFFIX}`))) throw new GenericEngineError('LOAD_FAILED', `the pinned state of ${uid} is gone`);
       if (fresh.length === 0 && bundle.hooks.length > 0 && !reuseLinks) throw new GenericEngineError('LOAD_FAILED', 'nothing to load');
       this.writeNodeMaps();
       // 2. fill the next generation
       const next = this.fillNextGeneration(dir, bundle);
       // 3. attach the new programs (their hits read the active generation until the switch)
-      for (const [i, inst] of fresh.entries()) this.attach(bundle.hooks[i] as CompiledHook, inst);
+      const byId = new Map(bundle.hooks.map((h) => [h.id, h]));
+      for (const inst of fresh) this.attach(byId.get(inst.hookId) as CompiledHook, inst);
       // 4. switch: one map update
       this.setGeneration(dir, next);
     } catch (err) {
@@ -213,7 +225,7 @@ export class GenericHookEngine {
     if (!reuseLinks) {
       for (const inst of fresh) {
         inst.links.forEach((l, n) => {
-          const name = `link_h${inst.hookId}_${n}`;
+          const name = `link_h${inst.hookId}_${inst.target ? `${inst.target}_` : ''}${n}`;
           this.unpin(join(dir, name));
           l.pin(join(dir, name));
           linkPins.push(name);
@@ -315,6 +327,12 @@ export class GenericHookEngine {
       if (!fam) return { ...base, state: 'refused' as const, reason: `mechanism ${h.mechanism} is not run by the generic hook engine` };
       if (!existsSync(join(this.opts.objectsDir, fam.object))) return { ...base, state: 'refused' as const, reason: `this sensor build has no ${fam.object} (the ${h.mechanism} program family)` };
       if (h.kind === 'usdt') return { ...base, state: 'refused' as const, reason: 'USDT probes are not supported by this sensor build' };
+      if ((h.mechanism === 'fentry' || h.mechanism === 'fexit') && (h.generatedList || h.targets.length > MAX_TRAMPOLINE_TARGETS))
+        return {
+          ...base,
+          state: 'refused' as const,
+          reason: `${h.generatedList ? `a ${h.generatedList.type} list` : `${h.targets.length} functions`} on ${h.mechanism} would need one verified program per function (limit ${MAX_TRAMPOLINE_TARGETS}); this sensor build attaches lists with kprobes only`,
+        };
       const effect = hookEffect(bundle, h.id);
       if ((h.kind === 'kprobe' || h.kind === 'fentry') && bundle.policy.mode === 'enforce' && hasAction(bundle, h.id, 'Override')) {
         for (const t of h.targets) {
@@ -328,7 +346,7 @@ export class GenericHookEngine {
 
   // ---- loading and attaching ----
 
-  private load(h: CompiledHook, dir: string): Instance {
+  private load(h: CompiledHook, dir: string, target?: string): Instance {
     const mech = h.mechanism === 'fentry' && this.policyNeedsOverride(h) ? 'fmod_ret' : h.mechanism;
     const fam = FAMILIES[mech];
     if (!fam) throw new GenericEngineError('UNSUPPORTED', `${h.path}: mechanism ${h.mechanism} has no program family`);
@@ -339,7 +357,7 @@ export class GenericHookEngine {
       const prog = obj.program(progName);
       this.configure(obj, h, mech);
       if (mech === 'lsm') prog.setAttachTarget(String(h.attach['hook'] ?? h.targets[0]));
-      else if (mech === 'fentry' || mech === 'fexit' || mech === 'fmod_ret') prog.setAttachTarget(kernelSymbolFor(h.targets[0] ?? ''));
+      else if (mech === 'fentry' || mech === 'fexit' || mech === 'fmod_ret') prog.setAttachTarget(kernelSymbolFor(target ?? h.targets[0] ?? ''));
       else if (mech === 'tp_btf') prog.setAttachTarget(String(h.attach['event'] ?? ''));
       for (const m of obj.maps()) {
         const base = m.name;
@@ -350,7 +368,7 @@ export class GenericHookEngine {
       obj.map('vg_events').setMaxEntries(this.opts.ringBytes ?? 4 * 1024 * 1024);
       mkdirSync(join(this.opts.pinRoot, 'state'), { recursive: true });
       obj.load();
-      return { hookId: h.id, obj, links: [], missing: [] };
+      return { hookId: h.id, obj, program: progName, links: [], missing: [], ...(target ? { target } : {}) };
     } catch (err) {
       obj.close();
       throw new GenericEngineError('LOAD_FAILED', `${h.path} (${declaredHookName(h)}) on ${mech}: ${errorText(err)}`);
@@ -378,8 +396,7 @@ export class GenericHookEngine {
   }
 
   private attach(h: CompiledHook, inst: Instance): void {
-    const prog = inst.obj.programs().find((p) => p.fd >= 0 && inst.obj.isLoaded && p.name === (FAMILIES[h.mechanism === 'fentry' && this.policyNeedsOverride(h) ? 'fmod_ret' : h.mechanism]?.program(h) ?? ''));
-    if (!prog) throw new GenericEngineError('ATTACH_FAILED', `${h.path}: program not found`);
+    const prog = inst.obj.program(inst.program);
     const one = (what: string, fn: () => BpfLink): void => {
       try {
         inst.links.push(fn());
@@ -404,7 +421,7 @@ export class GenericHookEngine {
       case 'lsm':
       case 'fentry':
       case 'fexit':
-        one(h.targets[0] ?? '', () => (h.mechanism === 'lsm' ? prog.attachLsm() : prog.attachTrace()));
+        one(inst.target ?? h.targets[0] ?? '', () => (h.mechanism === 'lsm' ? prog.attachLsm() : prog.attachTrace()));
         return;
       case 'kprobe':
       case 'kretprobe': {
