@@ -5,7 +5,9 @@
  * sensor's host mounts and capabilities, the operator's leader election.
  */
 import { describe, expect, it } from '@jest/globals';
-import { readdirSync, readFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { appendFileSync, cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parse, parseAllDocuments } from 'yaml';
@@ -68,6 +70,33 @@ describe('charts/vigil', () => {
       ].sort(),
     );
   });
+
+  it('pnpm gen --check fails when a chart CRD copy drifts from crds/ or the chart ships a CRD nobody generates', () => {
+    const tmp = mkdtempSync(join(tmpdir(), 'vigil-gen-check-'));
+    try {
+      // A checkout with only the generated files, as they are committed.
+      for (const d of ['crds', 'charts/vigil/crds', 'docs', 'bpf/include/abi']) mkdirSync(join(tmp, d), { recursive: true });
+      cpSync(join(ROOT, 'crds'), join(tmp, 'crds'), { recursive: true });
+      cpSync(join(CHART, 'crds'), join(tmp, 'charts/vigil/crds'), { recursive: true });
+      cpSync(join(ROOT, 'docs/policy-limits.md'), join(tmp, 'docs/policy-limits.md'));
+      cpSync(join(ROOT, 'bpf/include/abi/policy_enums.h'), join(tmp, 'bpf/include/abi/policy_enums.h'));
+      const check = () => spawnSync(process.execPath, [join(ROOT, 'tools/gen/run.js'), '--check', '--root', tmp], { encoding: 'utf8', timeout: 120_000 });
+      const clean = check();
+      expect(clean.stderr).toContain('everything up to date');
+      expect(clean.status).toBe(0);
+
+      const copy = readdirSync(join(tmp, 'charts/vigil/crds'))[0] as string;
+      appendFileSync(join(tmp, 'charts/vigil/crds', copy), '# edited by hand\n');
+      writeFileSync(join(tmp, 'charts/vigil/crds', 'old-kind.yaml'), 'kind: CustomResourceDefinition\n');
+      const drift = check();
+      expect(drift.status).toBe(1);
+      expect(drift.stderr).toContain(`gen: charts/vigil/crds/${copy} is stale`);
+      expect(drift.stderr).toContain('gen: charts/vigil/crds/old-kind.yaml is not generated from crds/ (remove it)');
+      expect(drift.stderr).not.toMatch(/gen: crds\/.* is stale/);
+    } finally {
+      rmSync(tmp, { recursive: true, force: true });
+    }
+  }, 150_000);
 
   it('grants the operator read access plus status and its Lease only, and the sensor nothing', () => {
     const rules = find('ClusterRole', 'vigil-operator')['rules'] as Doc[];
