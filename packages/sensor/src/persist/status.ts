@@ -111,7 +111,7 @@ function buildStatus(root: string, dir: string, v: NonNullable<ReturnType<typeof
       for (const [k, val] of Object.entries(c)) counters[k] = val.toString();
       const lossField = LOSS_FIELD[map];
       const l = lossField ? c[lossField] : undefined;
-      if (l !== undefined) lost = (lost ?? 0n) + l;
+      if (l !== undefined && lost === undefined) lost = l; // enforcement objects count a failed reserve in both maps: the first one (vg_enf_stats) is what the sensor checkpoints
     } catch {
       /* an unreadable counter map shows as such in maps[] */
     }
