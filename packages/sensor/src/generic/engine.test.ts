@@ -136,7 +136,7 @@ describe('generic hook engine (real kernel)', () => {
     writeFileSync(marker, 'x');
     const v1 = compile(openKillPolicy('swap-test', marker), 1);
     expect(await composite.apply(v1)).toMatchObject({ result: 'applied' });
-    // v2: a tracepoint that does not exist on any kernel → attach fails
+    // v2: a tracepoint that does not exist on any kernel → attach fails, the node refuses v2
     const v2 = compile(
       `
 apiVersion: cilium.io/v1alpha1
@@ -156,7 +156,7 @@ spec:
     v2.hooks[0] = { ...(v2.hooks[0] as Bundle['hooks'][number]), mechanism: 'tracepoint' };
     delete v2.hooks[0].refusal;
     const out2 = await composite.apply(v2);
-    expect(out2.result).toBe('failed');
+    expect(out2).toMatchObject({ result: 'refused', reason: expect.stringContaining('does not exist on this node') });
     using cg = new TestCgroup();
     expect(vgTry(['open', marker], cg.path).signal).toBe('SIGKILL'); // v1 still acts
     const dirOfPolicy = join(PIN_ROOT, 'generic', 'swap-test');

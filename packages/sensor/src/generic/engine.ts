@@ -51,29 +51,27 @@ const BUNDLE_META_BYTES = 128;
 /** fentry/fexit/lsm programs are bound to one function at load: one verified instance per target. */
 const MAX_TRAMPOLINE_TARGETS = 8;
 
-/** The program that runs a mechanism: object file, program name, and how its instances attach. */
+/** The program that runs a mechanism: object file and program name (bpf/progs/generic_*.bpf.c). */
 interface Family {
   object: string;
-  program: (h: CompiledHook) => string;
+  /** `override`: the hook's selectors Override in enforce mode */
+  program: (h: CompiledHook, override: boolean) => string;
 }
 
-/** mechanism → program family (bpf/progs/generic_*.bpf.c). */
+/** mechanism → program family. raw_tp / tp_btf raw tracepoints have no family in this build (refused). */
 export const FAMILIES: Readonly<Record<string, Family>> = {
   tp_btf_syscall: { object: 'generic_tp.bpf.o', program: (h) => (h.returnProbe ? 'vg_btf_sys_exit' : 'vg_btf_sys_enter') },
   tracepoint: { object: 'generic_tp.bpf.o', program: () => 'vg_tracepoint' },
-  raw_tp: { object: 'generic_rawtp.bpf.o', program: () => 'vg_gen_raw_tp' },
-  tp_btf: { object: 'generic_rawtp.bpf.o', program: () => 'vg_gen_tp_btf' },
-  kprobe: { object: 'generic_kprobe.bpf.o', program: () => 'vg_gen_kprobe' },
-  kretprobe: { object: 'generic_kprobe.bpf.o', program: () => 'vg_gen_kretprobe' },
-  uprobe: { object: 'generic_uprobe.bpf.o', program: () => 'vg_gen_uprobe' },
-  uretprobe: { object: 'generic_uprobe.bpf.o', program: () => 'vg_gen_uretprobe' },
-  lsm: { object: 'generic_lsm.bpf.o', program: () => 'vg_gen_lsm' },
-  fentry: { object: 'generic_fentry.bpf.o', program: () => 'vg_gen_fentry' },
-  fexit: { object: 'generic_fentry.bpf.o', program: () => 'vg_gen_fexit' },
-  fmod_ret: { object: 'generic_fentry.bpf.o', program: () => 'vg_gen_fmod_ret' },
+  kprobe: { object: 'generic_kprobe.bpf.o', program: (_h, override) => (override ? 'vg_kprobe_override' : 'vg_kprobe') },
+  kretprobe: { object: 'generic_kprobe.bpf.o', program: () => 'vg_kretprobe' },
+  uprobe: { object: 'generic_uprobe.bpf.o', program: () => 'vg_uprobe' },
+  uretprobe: { object: 'generic_uprobe.bpf.o', program: () => 'vg_uretprobe' },
+  lsm: { object: 'generic_lsm.bpf.o', program: () => 'vg_lsm' },
+  fentry: { object: 'generic_fentry.bpf.o', program: (_h, override) => (override ? 'vg_fmod_ret' : 'vg_fentry') },
+  fexit: { object: 'generic_fentry.bpf.o', program: () => 'vg_fexit' },
 };
 
-export type GenericEngineErrorCode = 'UNSUPPORTED' | 'LOAD_FAILED' | 'ATTACH_FAILED' | 'MAP_FILL_FAILED';
+export type GenericEngineErrorCode = 'UNSUPPORTED' | 'LOAD_FAILED' | 'ATTACH_FAILED' | 'TARGET_MISSING' | 'MAP_FILL_FAILED';
 
 export class GenericEngineError extends Error {
   constructor(
@@ -198,7 +196,11 @@ export class GenericHookEngine {
       mkdirSync(dir, { recursive: true });
       mkdirSync(this.nodeDir, { recursive: true });
       // 1. load (verify) every program of the new bundle; its policy maps are the pinned ones (created on first use)
-      if (!reuseLinks) for (const h of bundle.hooks) for (const t of instanceTargets(h)) fresh.push(this.load(h, dir, t));
+      if (!reuseLinks)
+        for (const h of bundle.hooks) {
+          const override = bundle.policy.mode === 'enforce' && hasAction(bundle, h.id, 'Override');
+          for (const t of instanceTargets(h)) fresh.push(this.load(h, dir, override, t));
+        }
       else if (!existsSync(join(dir, `vg_gen${GEN_SCHEMA_SUFFIX}`))) throw new GenericEngineError('LOAD_FAILED', `the pinned state of ${uid} is gone`);
       if (fresh.length === 0 && bundle.hooks.length > 0 && !reuseLinks) throw new GenericEngineError('LOAD_FAILED', 'nothing to load');
       this.writeNodeMaps();
@@ -213,7 +215,9 @@ export class GenericHookEngine {
       for (const inst of fresh) this.destroy(inst);
       fresh = [];
       if (!state) this.removePins(dir);
-      return { result: 'failed', reason: errorText(err), hooks: statuses };
+      // a target this node does not have (binary, function, tracepoint) is a refusal of the node, not an error
+      const refusedHere = err instanceof GenericEngineError && err.code === 'TARGET_MISSING';
+      return { result: refusedHere ? 'refused' : 'failed', reason: errorText(err), hooks: statuses.map((st) => (refusedHere && err.message.startsWith(`${st.path} `) ? { ...st, state: 'refused' as const, reason: err.message } : st)) };
     }
     // 5. the previous bundle's links go (after the switch), the new ones are pinned
     const old = state;
@@ -323,7 +327,7 @@ export class GenericHookEngine {
   plan(bundle: Bundle): HookStatus[] {
     return bundle.hooks.map((h) => {
       const base = { hookId: h.id, path: h.path, hook: declaredHookName(h), mechanism: h.mechanism };
-      const fam = FAMILIES[h.mechanism === 'fentry' && needsOverride(bundle, h) ? 'fmod_ret' : h.mechanism];
+      const fam = FAMILIES[h.mechanism];
       if (!fam) return { ...base, state: 'refused' as const, reason: `mechanism ${h.mechanism} is not run by the generic hook engine` };
       if (!existsSync(join(this.opts.objectsDir, fam.object))) return { ...base, state: 'refused' as const, reason: `this sensor build has no ${fam.object} (the ${h.mechanism} program family)` };
       if (h.kind === 'usdt') return { ...base, state: 'refused' as const, reason: 'USDT probes are not supported by this sensor build' };
@@ -346,18 +350,18 @@ export class GenericHookEngine {
 
   // ---- loading and attaching ----
 
-  private load(h: CompiledHook, dir: string, target?: string): Instance {
-    const mech = h.mechanism === 'fentry' && this.policyNeedsOverride(h) ? 'fmod_ret' : h.mechanism;
+  private load(h: CompiledHook, dir: string, override: boolean, target?: string): Instance {
+    const mech = h.mechanism;
     const fam = FAMILIES[mech];
     if (!fam) throw new GenericEngineError('UNSUPPORTED', `${h.path}: mechanism ${h.mechanism} has no program family`);
     const obj = BpfObject.open(join(this.opts.objectsDir, fam.object));
     try {
-      const progName = fam.program(h);
+      const progName = fam.program(h, override);
       for (const p of obj.programs()) p.setAutoload(p.name === progName);
       const prog = obj.program(progName);
       this.configure(obj, h, mech);
       if (mech === 'lsm') prog.setAttachTarget(String(h.attach['hook'] ?? h.targets[0]));
-      else if (mech === 'fentry' || mech === 'fexit' || mech === 'fmod_ret') prog.setAttachTarget(kernelSymbolFor(target ?? h.targets[0] ?? ''));
+      else if (mech === 'fentry' || mech === 'fexit') prog.setAttachTarget(kernelSymbolFor(target ?? h.targets[0] ?? ''));
       else if (mech === 'tp_btf') prog.setAttachTarget(String(h.attach['event'] ?? ''));
       for (const m of obj.maps()) {
         const base = m.name;
@@ -375,9 +379,6 @@ export class GenericHookEngine {
     }
   }
 
-  private policyNeedsOverride(h: CompiledHook): boolean {
-    return h.notes.some((n) => n.includes('fmod_ret'));
-  }
 
   /** Sets the object's .rodata vg_prog_cfg: hook id, syscall number, mechanism, flags (abi/generic.h). */
   private configure(obj: BpfObject, h: CompiledHook, mech: string): void {
@@ -386,7 +387,7 @@ export class GenericHookEngine {
     const init = rodata.initialValue();
     if (!init || init.length < 16) throw new GenericEngineError('LOAD_FAILED', `${obj.path}: .rodata is ${init?.length ?? 0} bytes, vg_prog_cfg needs 16`);
     const target = h.targets[0] ?? '';
-    const syscallKprobe = (mech === 'kprobe' || mech === 'kretprobe' || mech === 'fentry' || mech === 'fexit' || mech === 'fmod_ret') && (h.syscall !== undefined || /^(__x64_)?sys_/.test(target) || h.generatedList?.type === 'generated_syscalls');
+    const syscallKprobe = (mech === 'kprobe' || mech === 'kretprobe' || mech === 'fentry' || mech === 'fexit') && (h.syscall !== undefined || /^(__x64_)?sys_/.test(target) || h.generatedList?.type === 'generated_syscalls');
     const userArgs = mech === 'tp_btf_syscall' || mech === 'uprobe' || mech === 'uretprobe' || syscallKprobe;
     init.writeUInt32LE(h.id, 0);
     init.writeInt32LE(mech === 'tp_btf_syscall' && h.syscall ? h.syscall.nr : -1, 4);
@@ -401,7 +402,9 @@ export class GenericHookEngine {
       try {
         inst.links.push(fn());
       } catch (err) {
-        if (h.ignoreMissing && err instanceof LibbpfError && (err.errno === 2 || err.errno === 22 || err.errno === 3)) inst.missing.push(what);
+        const missing = err instanceof LibbpfError && (err.errno === 2 || err.errno === 3);
+        if (h.ignoreMissing && err instanceof LibbpfError && (missing || err.errno === 22)) inst.missing.push(what);
+        else if (missing) throw new GenericEngineError('TARGET_MISSING', `${h.path} (${declaredHookName(h)}): ${what} does not exist on this node (${errorText(err)})`);
         else throw new GenericEngineError('ATTACH_FAILED', `${h.path} (${declaredHookName(h)}): cannot attach ${what}: ${errorText(err)}`);
       }
     };
@@ -434,7 +437,7 @@ export class GenericHookEngine {
       case 'uretprobe':
         for (const t of h.targets) {
           const i = t.lastIndexOf(':');
-          const bin = t.slice(0, i);
+          const bin = t.slice(0, i).replace(/^\/procRoot\//, '/proc/'); // Tetragon's name for the host's /proc
           const sym = t.slice(i + 1);
           const target = /^0x[0-9a-f]+$/i.test(sym) ? { offset: Number.parseInt(sym, 16) } : { funcName: sym };
           one(t, () => (existsSync(bin) ? prog.attachUprobe(bin, target, { retprobe: h.mechanism === 'uretprobe' }) : missingBinary(bin)));
@@ -700,9 +703,6 @@ function hasAction(bundle: Bundle, hookId: number, action: string): boolean {
   );
 }
 
-function needsOverride(_bundle: Bundle, h: CompiledHook): boolean {
-  return h.notes.some((n) => n.includes('fmod_ret'));
-}
 
 /** HOOK_CFG.policy_id: the first 4 bytes of every hook config (offset 8). */
 function policyIdOf(bundle: Bundle): number {
