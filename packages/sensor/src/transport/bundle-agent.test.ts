@@ -9,7 +9,7 @@ import { startNatsServer, type NatsServer } from '@vigil/testing';
 import { NO_ENGINE_REASON, RecordingApplier, RefusingApplier, type BundleApplier } from './applier.js';
 import { BundleAgent } from './bundle-agent.js';
 import { nodeProfileFromCapabilities } from './node-profile.js';
-import { ACKS_BUCKET, BUNDLES_BUCKET, BUNDLES_HISTORY, keys, NODES_BUCKET, nodeProfileHash, type Ack, type Announce, type Assignment } from './protocol.js';
+import { ACKS_BUCKET, BUNDLES_BUCKET, BUNDLES_HISTORY, keys, NODES_BUCKET, nodeProfileHash, type Ack, type Announce, type Assignment, type HookStatus } from './protocol.js';
 
 const sc = StringCodec();
 const log = pino({ level: process.env['AGENT_LOG'] ?? 'silent' });
@@ -107,6 +107,21 @@ describe('BundleAgent on a real nats-server', () => {
       await eventually(async () => ((await ackOf('a', 'u-1')) ? undefined : true), 'ack deleted');
       expect(applier.calls.at(-1)).toEqual({ op: 'remove', policyUid: 'u-1' });
       expect(readdirSync(join(dir, 'bundles'))).toEqual([]);
+    } finally {
+      await agent.stop();
+    }
+  });
+
+  it('acks carry the per-hook status the applier reports (mechanism, or refusal with the reason)', async () => {
+    const mine = await assign('hk', 'u-hooks', 1, 22);
+    const applier = new RecordingApplier();
+    const hooks: HookStatus[] = [{ hookId: 1, path: 'spec.kprobes[0]', hook: 'tcp_connect', mechanism: 'none', state: 'refused', reason: 'kernel function hooks need kprobes or fentry, which this node lacks' }];
+    applier.decide = () => ({ result: 'refused', reason: 'spec.kprobes[0] (tcp_connect): kernel function hooks need kprobes or fentry', hooks });
+    const agent = await start('hk', applier, stateDir());
+    try {
+      await agent.nextSync();
+      const ack = await eventually(() => ackOf('hk', 'u-hooks'), 'ack with hooks');
+      expect(ack).toMatchObject({ contentHash: mine.contentHash, result: 'refused', hooks });
     } finally {
       await agent.stop();
     }
