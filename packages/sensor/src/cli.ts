@@ -6,6 +6,7 @@ import { LibbpfError } from './libbpf/index.js';
 import { createLogger, defaultRunOptions, startSensor, tuneHeapForSensor, DEFAULT_OBJECTS_DIR, type RunOptions } from './main.js';
 import { formatCapabilityTable, probeKernel } from './probe/probe.js';
 import { uninstallPins } from './uninstall.js';
+import { formatPersistence } from './persist/persistence-table.js';
 import { STATUS_HELP, statusCommand } from './persist/status-cli.js';
 
 const HELP = `vigil-sensor — Vigil's node sensor: loads CO-RE BPF programs and streams process events
@@ -157,7 +158,7 @@ function probe(argv: string[]): void {
   }
   if ((process.getuid?.() ?? 0) !== 0) throw new SensorError('NOT_ROOT', 'probe must run as root: it loads and attaches BPF programs; try: sudo vigil-sensor probe');
   const caps = probeKernel({ probeObject: `${values['bpf-objects'] ?? DEFAULT_OBJECTS_DIR}/probe.bpf.o` });
-  process.stdout.write(values.json ? `${JSON.stringify(caps, null, 2)}\n` : `${formatCapabilityTable(caps)}\n`);
+  process.stdout.write(values.json ? `${JSON.stringify(caps, null, 2)}\n` : `${formatCapabilityTable(caps)}\n\n${formatPersistence(caps)}\n`);
 }
 
 function uninstall(argv: string[]): void {
