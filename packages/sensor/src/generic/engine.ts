@@ -9,8 +9,8 @@
  *   vg_ratelimit_v1, vg_gen_stats_v1
  *   vg_bundle_v1                this engine's record of the applied bundle (content hash), for a cheap restart
  *   link_h<hook>_<n>            the pinned links: hooks keep enforcing without the sensor
- * Per node, under <pinRoot>/generic/node/: vg_exempt_v1 (the sensor's cgroup), vg_host_ns_v1, and the hook event
- * ring vg_events_v1 / vg_stats_v1, which this engine reads.
+ * Per node, in <pinRoot>/generic/ beside the policy directories: vg_exempt_v1 (the sensor's cgroup), vg_host_ns_v1,
+ * and the hook event ring vg_events_v1 / vg_stats_v1, which this engine reads.
  *
  * apply() is atomic per policy: every program of the new bundle is loaded (verified) first; the NEW generation's
  * inner maps are created and filled with the bundle bytes (values zero-padded to the map's value size) and put
@@ -20,7 +20,7 @@
  * applied one's (same targets and mechanisms: only selectors or values changed) keeps its links and only switches
  * the generation.
  */
-import { existsSync, mkdirSync, readdirSync, rmdirSync, unlinkSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, rmdirSync, statSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { MAP_NAMES, MAP_SPECS, MECHANISM, decodeActionTable, decodeSelectorProgram, type Bundle, type CompiledHook, type MapName } from '@vigil/policy-schema';
 import type { KtimeClock } from '../events/exec-id.js';
@@ -48,6 +48,8 @@ const OUTER: Readonly<Record<MapName, string>> = {
 const POLICY_MAPS = ['vg_gen', ...Object.values(OUTER), 'vg_ratelimit', 'vg_gen_stats'];
 const NODE_MAPS = ['vg_exempt', 'vg_host_ns', 'vg_events', 'vg_stats'];
 const BUNDLE_META_BYTES = 128;
+/** /proc/<pid>/ns names in VG_NS_* order (policy-schema NAMESPACE_KIND). */
+const HOST_NS_FILES = ['uts', 'ipc', 'mnt', 'pid', 'pid_for_children', 'net', 'time', 'time_for_children', 'cgroup', 'user'];
 /** fentry/fexit/lsm programs are bound to one function at load: one verified instance per target. */
 const MAX_TRAMPOLINE_TARGETS = 8;
 
@@ -156,8 +158,9 @@ export class GenericHookEngine {
   private get root(): string {
     return join(this.opts.pinRoot, 'generic');
   }
+  /** Node maps sit beside the policy directories: their names (vg_x_v1) can never be an encoded policy uid. */
   private get nodeDir(): string {
-    return join(this.root, 'node');
+    return this.root;
   }
   private policyDir(uid: string): string {
     return join(this.root, encodeToken(uid));
@@ -288,7 +291,11 @@ export class GenericHookEngine {
     for (const uid of [...this.policies.keys()]) await this.remove(uid);
     this.stopReader();
     if (!existsSync(this.root)) return;
-    for (const d of readdirSync(this.root)) this.removePins(join(this.root, d));
+    for (const d of readdirSync(this.root)) {
+      const p = join(this.root, d);
+      if (statSync(p).isDirectory()) this.removePins(p);
+      else unlinkSync(p); // node maps
+    }
     try {
       rmdirSync(this.root);
     } catch {
@@ -527,6 +534,25 @@ export class GenericHookEngine {
   }
 
   private writeNodeMaps(): void {
+    // vg_host_ns: the namespaces of pid 1 by VG_NS_* (matchNamespaces host_ns); 0 where this kernel has none
+    const hostNs = RawMap.open(join(this.nodeDir, `vg_host_ns${GEN_SCHEMA_SUFFIX}`), 4, 4);
+    try {
+      HOST_NS_FILES.forEach((f, i) => {
+        let ino = 0;
+        try {
+          ino = Number(statSync(`/proc/1/ns/${f}`).ino);
+        } catch {
+          /* namespace kind not in this kernel */
+        }
+        const k = Buffer.alloc(4);
+        k.writeUInt32LE(i);
+        const v = Buffer.alloc(4);
+        v.writeUInt32LE(ino >>> 0);
+        hostNs.update(k, v);
+      });
+    } finally {
+      hostNs.close();
+    }
     const exempt = RawMap.open(join(this.nodeDir, `vg_exempt${GEN_SCHEMA_SUFFIX}`), 8, 1);
     try {
       for (const id of this.exempt) {
