@@ -15,6 +15,7 @@ import { StatusController } from './controllers/status-controller.js';
 import { startWatched, type Watched } from './kube/informer.js';
 import { SensorState } from './nats-state.js';
 import { WorkQueue } from './work-queue.js';
+import { PodIdentityPublisher } from './identity/pod-publisher.js';
 
 export interface OperatorOptions {
   kubeconfig: KubeConfig;
@@ -30,6 +31,8 @@ export interface OperatorOptions {
    */
   isLeader?: () => boolean;
   now?: () => Date;
+  /** Publish each node's pod identity table to vigil-identity (default true). */
+  publishPodIdentity?: boolean;
   /** Acks arriving within this window are rolled into one status write (default 50 ms). */
   ackCoalesceMs?: number;
 }
@@ -43,6 +46,8 @@ export class Operator {
   private publish: PublishController | undefined;
   private readonly status: StatusController;
   private sensors!: SensorState;
+  /** Per-node identity tables (pods) for the sensors (identity/pod-publisher.ts). */
+  pods: PodIdentityPublisher | undefined;
   private clusterPolicies!: Watched<PolicyObject>;
   private namespacedPolicies!: Watched<PolicyObject>;
   private nodes!: Watched<V1Node>;
@@ -87,6 +92,7 @@ export class Operator {
       },
     );
     await this.sensors.start();
+    if (o.publishPodIdentity !== false) this.pods = await PodIdentityPublisher.start({ nc: this.nc, kubeconfig: o.kubeconfig, logger: this.log.child({ controller: 'pod-identity' }), ...(o.resyncMs !== undefined ? { resyncMs: o.resyncMs } : {}), isLeader: () => this.isLeader });
     const custom = o.kubeconfig.makeApiClient(CustomObjectsApi);
     const core = o.kubeconfig.makeApiClient(CoreV1Api);
     const onPolicy = (obj: PolicyObject, deleted: boolean): void => {
@@ -141,6 +147,7 @@ export class Operator {
     this.log.info({ leading }, leading ? 'leading: controllers run' : 'not leading: controllers paused');
     if (!leading || !this.publish) return;
     this.publish.reset();
+    void this.pods?.resync().catch((err: unknown) => this.log.warn({ err }, 'pod identity resync failed'));
     this.queue.add(PUBLISH);
     for (const p of this.policies()) this.queue.add(statusKey(p));
   }
@@ -153,6 +160,7 @@ export class Operator {
     this.queue.stop();
     this.sensors.stop();
     await Promise.all([this.clusterPolicies.stop(), this.namespacedPolicies.stop(), this.nodes.stop()]);
+    await this.pods?.stop();
     await this.nc.close();
   }
 

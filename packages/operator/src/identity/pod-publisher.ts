@@ -59,7 +59,9 @@ export class PodIdentityPublisher {
   async resync(): Promise<void> {
     if (this.stopped) return;
     this.published.clear();
-    for (const e of await readKv(this.kv, 'pod.>', true)) if (parsePodKey(e.key)) this.published.set(e.key, sc.decode(e.value));
+    // Deletes are filtered here, not by readKv's ignoreDeletes: nats.js never signals the end of the initial
+    // values when the last of them is a delete marker it skips, and the read would hang.
+    for (const e of await readKv(this.kv, 'pod.>')) if (e.operation === 'PUT' && parsePodKey(e.key)) this.published.set(e.key, sc.decode(e.value));
     this.synced = true;
     const want = new Map<string, string>();
     for (const pod of this.pods.list()) {
