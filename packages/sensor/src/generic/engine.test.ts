@@ -166,6 +166,32 @@ spec:
     expect(vgTry(['open', marker], cg.path)).toMatchObject({ out: 'ok', status: 0 });
   });
 
+  it('pinned hooks keep enforcing after the engine closes; a new engine adopts the same bundle, then swaps to v2 and detaches the inherited links', async () => {
+    const a = join(dir, 'restart-a');
+    const b = join(dir, 'restart-b');
+    writeFileSync(a, 'x');
+    writeFileSync(b, 'y');
+    const first = new GenericHookEngine({ objectsDir: BPF_OUT, pinRoot: PIN_ROOT });
+    const v1 = compile(openKillPolicy('restart-test', a), 1);
+    expect(await first.apply(v1)).toMatchObject({ result: 'applied' });
+    await first.close(); // the sensor goes away
+    using cg = new TestCgroup();
+    expect(vgTry(['open', a], cg.path).signal).toBe('SIGKILL'); // still armed, no process
+    const second = new GenericHookEngine({ objectsDir: BPF_OUT, pinRoot: PIN_ROOT });
+    try {
+      expect(await second.apply(v1)).toMatchObject({ result: 'applied' }); // adopted: nothing loaded
+      const v2 = compile(openKillPolicy('restart-test', b), 2);
+      expect(await second.apply(v2)).toMatchObject({ result: 'applied' });
+      expect(vgTry(['open', a], cg.path)).toMatchObject({ out: 'ok', status: 0 });
+      expect(vgTry(['open', b], cg.path).signal).toBe('SIGKILL');
+      expect(readdirSync(join(PIN_ROOT, 'generic', 'restart-test')).filter((f) => f.startsWith('link_'))).toHaveLength(1);
+      await second.remove(v2.version.policyUid);
+      expect(vgTry(['open', b], cg.path)).toMatchObject({ out: 'ok', status: 0 });
+    } finally {
+      await second.close();
+    }
+  });
+
   it('a new generation replaces the selectors atomically: v2 kills the new file, no longer the old one', async () => {
     const a = join(dir, 'gen-a');
     const b = join(dir, 'gen-b');

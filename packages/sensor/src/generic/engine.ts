@@ -192,6 +192,9 @@ export class GenericHookEngine {
       return { result: 'applied', reason: '', hooks: state.hooks };
     }
     if (state?.contentHash === bundle.version.contentHash) return { result: 'applied', reason: '', hooks: state.hooks };
+    // Links an earlier sensor pinned for another version of this policy: they keep enforcing until the switch.
+    const existed = existsSync(dir);
+    const inherited = !state && existed ? readdirSync(dir).filter((f) => f.startsWith('link_')) : [];
 
     const reuseLinks = state?.bundle !== undefined && structureOf(state.bundle) === structureOf(bundle);
     let fresh: Instance[] = [];
@@ -217,7 +220,7 @@ export class GenericHookEngine {
     } catch (err) {
       for (const inst of fresh) this.destroy(inst);
       fresh = [];
-      if (!state) this.removePins(dir);
+      if (!existed) this.removePins(dir);
       // a target this node does not have (binary, function, tracepoint) is a refusal of the node, not an error
       const refusedHere = err instanceof GenericEngineError && err.code === 'TARGET_MISSING';
       return { result: refusedHere ? 'refused' : 'failed', reason: errorText(err), hooks: statuses.map((st) => (refusedHere && err.message.startsWith(`${st.path} `) ? { ...st, state: 'refused' as const, reason: err.message } : st)) };
@@ -228,6 +231,7 @@ export class GenericHookEngine {
       for (const inst of old.instances) this.destroy(inst);
       for (const name of old.linkPins) this.unpin(join(dir, name));
     }
+    for (const name of inherited) this.unpin(join(dir, name));
     const linkPins: string[] = reuseLinks && old ? old.linkPins : [];
     if (!reuseLinks) {
       for (const inst of fresh) {
