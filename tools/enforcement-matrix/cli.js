@@ -28,7 +28,7 @@ export const EVIDENCE = {
   fanotify: ['packages/sensor/src/enforce/engine.test.ts', 'packages/sensor/src/mechanisms/fanotify/guard.test.ts'],
   tp_btf: ['packages/sensor/src/enforce/engine.test.ts', 'packages/sensor/src/mechanisms/exec-kill.test.ts'],
   tp_btf_syscall: ['packages/sensor/src/generic/engine.test.ts'],
-  raw_tp: ['packages/sensor/src/generic/engine.test.ts'],
+  fentry: ['packages/sensor/src/generic/engine.test.ts'],
   lsm: ['packages/sensor/src/generic/lsm.test.ts'],
 };
 

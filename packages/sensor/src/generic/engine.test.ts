@@ -15,7 +15,8 @@ import { FallbackEnforcementEngine } from '../enforce/engine.js';
 import { KtimeClock } from '../events/exec-id.js';
 import { TetragonJsonFormatter } from '../export/json.js';
 import type { HookEvent } from '../export/model.js';
-import { BPF_OUT, TestCgroup, vgTry } from '../mechanisms/test-kernel.js';
+import { skipMissing } from '../../../../tools/kernel-matrix/skip.js';
+import { BPF_OUT, TestCgroup, capability, vgTry } from '../mechanisms/test-kernel.js';
 import { probeKernel } from '../probe/probe.js';
 import { nodeProfileFromCapabilities } from '../transport/node-profile.js';
 import { GenericHookEngine } from './engine.js';
@@ -206,5 +207,92 @@ spec:
     expect(vgTry(['open', a], cg.path)).toMatchObject({ out: 'ok', status: 0 });
     expect(vgTry(['open', b], cg.path).signal).toBe('SIGKILL');
     await composite.remove(v2.version.policyUid);
+  });
+});
+
+/** Kernel-function hooks need BPF trampolines (the matrix guests have them; this host does not). */
+function trampolinesMissing(): boolean {
+  const c = capability('trampoline');
+  if (c.available) return false;
+  skipMissing(expect.getState().currentTestName ?? '', 'trampoline', c.reason);
+  return true;
+}
+
+describe('generic hook engine on kernel functions (real kernel)', () => {
+  it('syscall kprobe Override: openat of the marked file fails with EPERM (fmod_ret or kprobe override), a sibling opens', async () => {
+    if (trampolinesMissing()) return;
+    const marker = join(dir, 'override-marker');
+    const other = join(dir, 'override-other');
+    writeFileSync(marker, 'x');
+    writeFileSync(other, 'y');
+    const bundle = compile(`
+apiVersion: cilium.io/v1alpha1
+kind: TracingPolicy
+metadata:
+  name: deny-marker-open
+spec:
+  kprobes:
+  - call: sys_openat
+    syscall: true
+    args:
+    - index: 0
+      type: int
+    - index: 1
+      type: string
+    selectors:
+    - matchArgs:
+      - index: 1
+        operator: Equal
+        values: ["${marker}"]
+      matchActions:
+      - action: Override
+        argError: -1
+`);
+    const out = await composite.apply(bundle);
+    expect(out.reason).toBe('');
+    expect(out.hooks?.[0]).toMatchObject({ state: 'enforcing' });
+    expect(['fentry', 'kprobe']).toContain(out.hooks?.[0]?.mechanism);
+    using cg = new TestCgroup();
+    expect(vgTry(['open', marker], cg.path).out).toBe('EPERM');
+    expect(vgTry(['open', other], cg.path).out).toBe('ok');
+    expect(waitForEvent((e) => e.policyName === 'deny-marker-open')).toMatchObject({ eventKind: 'process_kprobe', action: 'Override', functionName: 'sys_openat' });
+    await composite.remove(bundle.version.policyUid);
+    expect(vgTry(['open', marker], cg.path).out).toBe('ok');
+  });
+
+  it('kernel function Sigkill with a file arg: security_file_open of the marked file kills the opener, a sibling opens', async () => {
+    if (trampolinesMissing()) return;
+    const marker = join(dir, 'kfunc-marker');
+    const other = join(dir, 'kfunc-other');
+    writeFileSync(marker, 'x');
+    writeFileSync(other, 'y');
+    const bundle = compile(`
+apiVersion: cilium.io/v1alpha1
+kind: TracingPolicy
+metadata:
+  name: kill-marker-file-open
+spec:
+  kprobes:
+  - call: security_file_open
+    syscall: false
+    args:
+    - index: 0
+      type: file
+    selectors:
+    - matchArgs:
+      - index: 0
+        operator: Equal
+        values: ["${marker}"]
+      matchActions:
+      - action: Sigkill
+`);
+    const out = await composite.apply(bundle);
+    expect(out.reason).toBe('');
+    using cg = new TestCgroup();
+    expect(vgTry(['open', marker], cg.path).signal).toBe('SIGKILL');
+    expect(vgTry(['open', other], cg.path).out).toBe('ok');
+    const ev = waitForEvent((e) => e.policyName === 'kill-marker-file-open');
+    expect(ev?.args).toEqual(expect.arrayContaining([expect.objectContaining({ kind: 'file_arg', path: marker })]));
+    await composite.remove(bundle.version.policyUid);
   });
 });
