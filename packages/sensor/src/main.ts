@@ -3,7 +3,7 @@
  * sink, and owns shutdown. Nothing else in the package creates long-lived resources on its own.
  */
 import { hostname } from 'node:os';
-import { dirname } from 'node:path';
+import { dirname, join } from 'node:path';
 import v8 from 'node:v8';
 import { fileURLToPath } from 'node:url';
 import { pino, type Logger } from 'pino';
@@ -20,6 +20,7 @@ import { ensureOwnCgroup } from './enforce/own-cgroup.js';
 import { applyPolicies } from './enforce/standalone.js';
 import { PersistingApplier } from './persist/applied.js';
 import { logPersistReport } from './persist/log.js';
+import { stalePolicyUids } from './persist/reconcile.js';
 import { readPolicyDir } from './policy/policy-dir.js';
 import { preflight } from './preflight.js';
 import { ProcessLifecycleSensor, type LifecycleStats } from './sensors/process-lifecycle.js';
@@ -184,7 +185,12 @@ export function startSensor(o: RunOptions): RunningSensor {
     : undefined;
   const restored = Promise.all([localPolicies, transport])
     .then(() => engine.reconcile())
-    .then((removed) => {
+    .then(async (removed) => {
+      // Selector-engine policies pinned by an earlier sensor that no source offered this time: removed while down.
+      for (const uid of stalePolicyUids(join(o.pinRoot, 'generic'), applier.offered)) {
+        await generic.remove(uid);
+        removed.push(`${join(o.pinRoot, 'generic')} policy ${uid}`);
+      }
       applier.flush();
       if (removed.length > 0) logger.info({ removed }, 'removed pinned units no current policy needs (removed while the sensor was down)');
       logger.info('enforcement ready');

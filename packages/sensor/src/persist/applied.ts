@@ -102,6 +102,8 @@ export interface HookReport {
 /** Wraps an applier: every applied bundle and every removal is recorded in the state directory. */
 export class PersistingApplier implements BundleApplier {
   private readonly policies = new Map<string, AppliedPolicy>();
+  /** every policy uid offered since start, applied or not (a failed re-apply is not a removal) */
+  readonly offered = new Set<string>();
 
   constructor(
     private readonly inner: BundleApplier,
@@ -112,6 +114,7 @@ export class PersistingApplier implements BundleApplier {
   ) {}
 
   async apply(bundle: Bundle): Promise<ApplyOutcome> {
+    this.offered.add(bundle.version.policyUid);
     const outcome = await this.inner.apply(bundle);
     if (outcome.result !== 'applied') return outcome;
     const v = bundle.version;

@@ -250,4 +250,32 @@ describe('persistent enforcement (real kernel)', () => {
     await s2.kill('SIGKILL');
     uninstallPins(ROOT2);
   }, 120_000);
+
+  it('selector-engine policies (generic/) persist too, and one removed while the sensor is down is removed on start', async () => {
+    if (missing()) return;
+    const pdir = join(dir, 'policies-generic');
+    mkdirSync(pdir);
+    const target = join(dir, 'generic-target');
+    writeFileSync(target, 'x\n');
+    writeFileSync(
+      join(pdir, 'kill-open.yaml'),
+      `apiVersion: cilium.io/v1alpha1\nkind: TracingPolicy\nmetadata:\n  name: persist-generic\nspec:\n  kprobes:\n  - call: sys_openat\n    syscall: true\n    args: [{ index: 0, type: int }, { index: 1, type: string }]\n    selectors:\n    - matchArgs: [{ index: 1, operator: Equal, values: ["${target}"] }]\n      matchActions: [{ action: Sigkill }]\n`,
+    );
+    const args = ['--policy-dir', pdir, '--bpffs-root', ROOT2, '--state-dir', join(dir, 'state-g'), '--output', 'compact', '--mechanisms', 'fallback', '--stats-interval', '0'];
+    const s1 = new SensorProcess(args);
+    sensors.push(s1);
+    await s1.waitForLog('enforcement ready');
+    expect(readdirSync(join(ROOT2, 'generic')).filter((d) => statSync(join(ROOT2, 'generic', d)).isDirectory() && d !== 'node')).toEqual(['persist-generic']);
+    expect(runProbe(probe, ['open', target, '--count', '3']).denied).toBe(3);
+    await s1.kill('SIGKILL');
+    expect(runProbe(probe, ['open', target, '--count', '200']).denied).toBe(200); // pinned, no sensor
+    rmSync(join(pdir, 'kill-open.yaml'));
+    const s2 = new SensorProcess(args);
+    sensors.push(s2);
+    await s2.waitForLog('enforcement ready');
+    expect(s2.logs.find((l) => l.msg.startsWith('removed pinned units'))?.removed).toEqual([expect.stringMatching(/generic policy /)]);
+    expect(runProbe(probe, ['open', target, '--count', '5']).allowed).toBe(5);
+    await s2.kill('SIGTERM');
+    uninstallPins(ROOT2);
+  }, 120_000);
 });
