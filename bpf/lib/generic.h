@@ -234,6 +234,23 @@ struct {
 	__type(value, struct vg_generic_stats);
 } vg_gen_stats SEC(".maps");
 
+#define VG_ACTG_OVERRIDE (1 << 8) /* vg_act_g: the family can override */
+#define VG_ACTG_EXPR (1 << 9) /* vg_act_g: the selector is decided in user space */
+
+/* The decision of one hit, filled by vg_act. */
+struct vg_decision {
+	__u32 flags;
+	__u32 actions;
+	__u32 suppressed;
+	__s32 signal;
+	__s32 ovr;
+	__s32 err;
+	__u8 decided;
+	__u8 post;
+	__u8 override;
+	__u8 _pad0;
+};
+
 /* Per-CPU work area: the event being built (arg values live in it), lookup keys, per-slot side values. */
 #define VG_CLAUSE_BUF 4096
 struct vg_gen_scratch {
@@ -250,11 +267,15 @@ struct vg_gen_scratch {
 	__u32 sel_at; /* offset of the deciding selector */
 	__u32 sel_expr; /* the deciding selector has a CelExpr clause */
 	__u32 _pad0;
+	struct vg_decision dec; /* written by vg_act_g */
 	__u64 raw[VG_HOOK_ARG_SLOTS]; /* the raw value of each slot (int value, pointer) */
 	__u64 aux[VG_HOOK_ARG_SLOTS]; /* file-like args: i_mode of the inode */
 	union {
 		struct vg_string_key skey;
 		struct vg_prefix_key pkey;
+		struct vg_cidr4_key k4;
+		struct vg_cidr6_key k6;
+		struct vg_syscall_key sykey;
 	};
 	__u8 clause[VG_CLAUSE_BUF]; /* the clause being evaluated */
 };
@@ -302,7 +323,6 @@ enum vg_src_kind {
 };
 
 struct vg_src {
-	__u64 args[8]; /* the function / syscall args 0..5, fetched once by vg_src_fetch */
 	void *ctx;
 	struct pt_regs *regs; /* SYSCALL: the user regs; KPROBE: ctx, or the inner regs of a syscall wrapper */
 	__s64 retval;
@@ -332,37 +352,42 @@ static __always_inline __u64 vg_regs_arg(struct pt_regs *regs, __u32 i, int sysc
 	return 0;
 }
 
-/* Fetches args 0..5 into src->args (constant offsets: ctx and BTF arg reads need them). */
-static __always_inline void vg_src_fetch(struct vg_src *src, const int kind)
+/* Fetches args 0..5 into s->args (constant offsets: ctx and BTF arg reads need them). */
+static __always_inline void vg_src_fetch(struct vg_src *src, const int kind, struct vg_gen_scratch *s)
 {
 	switch (kind) {
 	case VG_SRC_SYSCALL:
 	case VG_SRC_KPROBE: {
 		int sys = kind == VG_SRC_SYSCALL || (vg_prog_cfg.flags & VG_PCFG_SYSCALL_WRAPPER);
 
-		src->args[0] = vg_regs_arg(src->regs, 0, sys);
-		src->args[1] = vg_regs_arg(src->regs, 1, sys);
-		src->args[2] = vg_regs_arg(src->regs, 2, sys);
-		src->args[3] = vg_regs_arg(src->regs, 3, sys);
-		src->args[4] = vg_regs_arg(src->regs, 4, sys);
-		src->args[5] = vg_regs_arg(src->regs, 5, sys);
+		s->args[0] = vg_regs_arg(src->regs, 0, sys);
+		s->args[1] = vg_regs_arg(src->regs, 1, sys);
+		s->args[2] = vg_regs_arg(src->regs, 2, sys);
+		s->args[3] = vg_regs_arg(src->regs, 3, sys);
+		s->args[4] = vg_regs_arg(src->regs, 4, sys);
+		s->args[5] = vg_regs_arg(src->regs, 5, sys);
 		return;
 	}
 	case VG_SRC_BTF:
-		bpf_get_func_arg(src->ctx, 0, &src->args[0]);
-		bpf_get_func_arg(src->ctx, 1, &src->args[1]);
-		bpf_get_func_arg(src->ctx, 2, &src->args[2]);
-		bpf_get_func_arg(src->ctx, 3, &src->args[3]);
-		bpf_get_func_arg(src->ctx, 4, &src->args[4]);
-		bpf_get_func_arg(src->ctx, 5, &src->args[5]);
+		bpf_get_func_arg(src->ctx, 0, &s->args[0]);
+		bpf_get_func_arg(src->ctx, 1, &s->args[1]);
+		bpf_get_func_arg(src->ctx, 2, &s->args[2]);
+		bpf_get_func_arg(src->ctx, 3, &s->args[3]);
+		bpf_get_func_arg(src->ctx, 4, &s->args[4]);
+		bpf_get_func_arg(src->ctx, 5, &s->args[5]);
+		return;
+	case VG_SRC_TEST: {
+		__u64 *a = src->ctx;
+
+		s->args[0] = a[1];
+		s->args[1] = a[2];
+		s->args[2] = a[3];
+		s->args[3] = a[4];
+		s->args[4] = a[5];
+		s->args[5] = a[6];
 		return;
 	}
-}
-
-/* The raw 64-bit value of function/syscall argument `index` (not for tracepoints). */
-static __always_inline __u64 vg_src_arg(const struct vg_src *src, __u32 index)
-{
-	return src->args[index & 7];
+	}
 }
 
 /* ---- Typed arg readers: write into an event slot ---- */
@@ -742,10 +767,10 @@ static __always_inline void vg_read_slot(const struct vg_src *src, struct vg_gen
 	else if (src->kind == VG_SRC_TP)
 		raw = vg_tp_field(src, d);
 	else
-		raw = vg_src_arg(src, d->index);
+		raw = s->args[d->index & 7];
 	s->raw[slot] = raw;
 	if (d->size_arg_index && src->kind != VG_SRC_TP)
-		size = vg_src_arg(src, d->size_arg_index - 1);
+		size = s->args[(d->size_arg_index - 1) & 7];
 	if ((d->flags & 2) && src->is_return) /* returnCopy: the return value is the size */
 		size = src->retval < 0 ? 0 : src->retval;
 	vg_read_typed(src, a, type, raw, size, &s->aux[slot]);
@@ -791,12 +816,6 @@ __attribute__((noinline)) int vg_read_slot_g(__u32 i)
 			s->ev.args[i].source = 0;
 		return 0;
 	}
-	src.args[0] = s->args[0];
-	src.args[1] = s->args[1];
-	src.args[2] = s->args[2];
-	src.args[3] = s->args[3];
-	src.args[4] = s->args[4];
-	src.args[5] = s->args[5];
 	src.ctx = (void *)s->ctx;
 	src.retval = s->retval;
 	src.kind = s->kind;
@@ -881,29 +900,13 @@ static __always_inline int vg_is_enforcing(__u8 act)
 	return act == VG_ACT_SIGKILL || act == VG_ACT_OVERRIDE || act == VG_ACT_SIGNAL || act == VG_ACT_NOTIFY_ENFORCER;
 }
 
-#define VG_ACTG_OVERRIDE (1 << 8) /* vg_act_g: the family can override */
-#define VG_ACTG_EXPR (1 << 9) /* vg_act_g: the selector is decided in user space */
-
-/* The decision of one hit, filled by vg_act. */
-struct vg_decision {
-	__u32 flags;
-	__u32 actions;
-	__u32 suppressed;
-	__s32 signal;
-	__s32 ovr;
-	__s32 err;
-	__u8 decided;
-	__u8 post;
-	__u8 override;
-	__u8 _pad0;
-};
-
 /*
  * Takes the actions of action table `table_id` for deciding selector `sel` (enforcing ones first in effect:
  * signals are sent here, before any event is written). A global function, checked once.
  */
-__attribute__((noinline)) int vg_act_g(__u32 gen, __u32 table_id, __u32 sel_flags, struct vg_decision *dec)
+__attribute__((noinline)) int vg_act_g(__u32 gen, __u32 table_id, __u32 sel_flags)
 {
+	struct vg_decision *dec;
 	__u32 sel = sel_flags & 0xff, can_override = sel_flags & VG_ACTG_OVERRIDE, expr = sel_flags & VG_ACTG_EXPR;
 	struct vg_generic_stats *st = vg_gstats();
 	__u64 pid_tgid = bpf_get_current_pid_tgid();
@@ -912,12 +915,11 @@ __attribute__((noinline)) int vg_act_g(__u32 gen, __u32 table_id, __u32 sel_flag
 	void *actions_map;
 	__u32 zero = 0;
 
-	if (!dec)
-		return 0;
 	s = bpf_map_lookup_elem(&vg_gen_scratch, &zero);
 	actions_map = bpf_map_lookup_elem(&vg_actions_o, &gen);
 	if (!s || !actions_map)
 		return 0;
+	dec = &s->dec;
 	if (table_id != VG_NO_ID)
 		tbl = bpf_map_lookup_elem(actions_map, &table_id);
 	if (!tbl) {
@@ -1004,7 +1006,7 @@ static __always_inline int vg_generic_run(const int kind, struct vg_src *src, __
 	struct vg_generic_stats *st = vg_gstats();
 	__u64 cgid = bpf_get_current_cgroup_id();
 	__u64 pid_tgid = bpf_get_current_pid_tgid();
-	struct vg_decision dec = { .decided = VG_ACT_POST, .post = 1 };
+	struct vg_decision *dec;
 	struct vg_read_ctx rc = {};
 	struct vg_hook_cfg *cfg;
 	struct vg_gen_scratch *s;
@@ -1043,14 +1045,8 @@ static __always_inline int vg_generic_run(const int kind, struct vg_src *src, __
 		return 0;
 
 	src->kind = kind;
-	vg_src_fetch(src, kind);
+	vg_src_fetch(src, kind, s);
 	__builtin_memcpy(&s->cfg, cfg, sizeof(s->cfg));
-	s->args[0] = src->args[0];
-	s->args[1] = src->args[1];
-	s->args[2] = src->args[2];
-	s->args[3] = src->args[3];
-	s->args[4] = src->args[4];
-	s->args[5] = src->args[5];
 	s->ctx = kind == VG_SRC_TP ? (__u64)src->ctx : 0;
 	s->retval = src->retval;
 	s->kind = src->kind;
@@ -1067,9 +1063,13 @@ static __always_inline int vg_generic_run(const int kind, struct vg_src *src, __
 	s = bpf_map_lookup_elem(&vg_gen_scratch, &zero); /* a global call loses the pointer's range */
 	if (!s)
 		return 0;
-	dec.flags = s->ev.flags;
+	dec = &s->dec;
+	__builtin_memset(dec, 0, sizeof(*dec));
+	dec->decided = VG_ACT_POST;
+	dec->post = 1;
+	dec->flags = s->ev.flags;
 	if (sel < 0) {
-		dec.flags |= VG_HOOKF_NO_SELECTOR;
+		dec->flags |= VG_HOOKF_NO_SELECTOR;
 		sel = 0;
 	} else {
 		void *progs = bpf_map_lookup_elem(&vg_sel_prog_o, &gen);
@@ -1082,19 +1082,20 @@ static __always_inline int vg_generic_run(const int kind, struct vg_src *src, __
 		if (src->is_return && ids[1] != VG_NO_ID)
 			table_id = ids[1];
 		if (s->sel_expr) {
-			dec.flags |= VG_HOOKF_EXPR;
+			dec->flags |= VG_HOOKF_EXPR;
 			vg_count(st, expr_pending);
 		}
 	}
-	vg_act_g(gen, table_id, sel | (can_override ? VG_ACTG_OVERRIDE : 0) | (sel > 0 && s->sel_expr ? VG_ACTG_EXPR : 0), &dec);
-	if (dec.override)
-		*override_ret = dec.ovr;
-	if (!dec.post)
-		return dec.override;
-
+	vg_act_g(gen, table_id, sel | (can_override ? VG_ACTG_OVERRIDE : 0) | (sel > 0 && s->sel_expr ? VG_ACTG_EXPR : 0));
 	s = bpf_map_lookup_elem(&vg_gen_scratch, &zero);
 	if (!s)
-		return dec.override;
+		return 0;
+	dec = &s->dec;
+	if (dec->override)
+		*override_ret = dec->ovr;
+	if (!dec->post)
+		return dec->override;
+
 	proc = bpf_map_lookup_elem(&vg_procs, &tgid);
 	s->ev.pid = tgid;
 	s->ev.tid = (__u32)pid_tgid;
@@ -1103,15 +1104,15 @@ static __always_inline int vg_generic_run(const int kind, struct vg_src *src, __
 	s->ev.policy_id = s->cfg.policy_id;
 	s->ev.hook_id = hook_id;
 	s->ev.selector = sel;
-	s->ev.action = dec.decided;
+	s->ev.action = dec->decided;
 	s->ev.mechanism = vg_prog_cfg.mechanism ? vg_prog_cfg.mechanism : s->cfg.mechanism;
-	s->ev.flags = dec.flags | (src->is_return ? VG_HOOKF_RETURN : 0);
-	s->ev.actions = dec.actions;
-	s->ev.suppressed = dec.suppressed;
+	s->ev.flags = dec->flags | (src->is_return ? VG_HOOKF_RETURN : 0);
+	s->ev.actions = dec->actions;
+	s->ev.suppressed = dec->suppressed;
 	s->ev.retval = src->is_return ? src->retval : 0;
-	s->ev.override_ret = dec.ovr;
-	s->ev.signal = dec.signal;
-	s->ev.action_err = dec.err;
+	s->ev.override_ret = dec->ovr;
+	s->ev.signal = dec->signal;
+	s->ev.action_err = dec->err;
 	s->ev.syscall_nr = src->syscall_nr;
 	{
 		__u64 ug = bpf_get_current_uid_gid();
@@ -1124,7 +1125,7 @@ static __always_inline int vg_generic_run(const int kind, struct vg_src *src, __
 	__builtin_memset(s->ev._pad0, 0, sizeof(s->ev._pad0));
 	bpf_get_current_comm(s->ev.comm, sizeof(s->ev.comm));
 	vg_emit(s, rc.top, st);
-	return dec.override;
+	return dec->override;
 }
 
 #endif

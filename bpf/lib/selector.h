@@ -33,15 +33,59 @@
 #define VG_INIT_CGROUP_INO 0xEFFFFFFBU
 #define VG_INIT_TIME_INO 0xEFFFFFFAU
 
+
+
+struct vg_rev_ctx {
+	__u8 *dst;
+	const __u8 *src;
+	__u32 len;
+};
+
+struct vg_substr_ctx {
+	const __u8 *hay;
+	const __u8 *needle;
+	const __u8 *c; /* the clause */
+	__u32 hay_len;
+	__u32 needle_len;
+	__u32 icase;
+	__u32 found;
+	__u32 match;
+	__u32 pos;
+	__u32 at; /* offset of the next needle in the clause */
+	__u32 clen;
+	__u32 count;
+};
+
+struct vg_vals_ctx {
+	const __u8 *c;
+	__u64 uv;
+	__u32 base; /* offset of operand 0 in the clause */
+	__u32 count;
+	__u32 mode;
+	__u32 any;
+};
+
+union vg_loop_ctx {
+	struct vg_rev_ctx rev;
+	struct vg_substr_ctx sub;
+	struct vg_vals_ctx vals;
+};
+
 struct vg_eval {
 	struct vg_gen_scratch *s;
-	struct vg_genmaps *m;
-	const struct vg_hook_cfg *cfg;
 	struct vg_proc *proc; /* the acting process's vg_procs entry, NULL when unknown */
-	struct vg_generic_stats *st;
 	__u32 tgid;
+	__u32 gen; /* configuration generation: inner maps are looked up on use */
 	__u32 expr; /* a CelExpr clause was met */
+	union vg_loop_ctx lc; /* the bpf_loop context of whichever list is being walked (one stack slot for all) */
 };
+
+static __always_inline void vg_unsupported(void)
+{
+	struct vg_generic_stats *st = vg_gstats();
+
+	vg_count(st, unsupported);
+}
 
 static __always_inline __u16 vg_c16(const __u8 *c, __u32 at)
 {
@@ -60,7 +104,9 @@ static __always_inline int vg_str_in(struct vg_eval *e, __u32 set_id, const void
 {
 	struct vg_string_key *k = &e->s->skey;
 
-	if (!e->m->strings || len > VG_SZ_STRING_KEY)
+	void *map = bpf_map_lookup_elem(&vg_strings_o, &e->gen);
+
+	if (!map || len > VG_SZ_STRING_KEY)
 		return 0;
 	__builtin_memset(k->bytes, 0, sizeof(k->bytes));
 	k->set_id = set_id;
@@ -68,14 +114,10 @@ static __always_inline int vg_str_in(struct vg_eval *e, __u32 set_id, const void
 	vg_bound(len, 511);
 	if (len && len <= VG_SZ_STRING_KEY)
 		bpf_probe_read_kernel(k->bytes, len, src);
-	return bpf_map_lookup_elem(e->m->strings, k) != NULL;
+	return bpf_map_lookup_elem(map, k) != NULL;
 }
 
-struct vg_rev_ctx {
-	__u8 *dst;
-	const __u8 *src;
-	__u32 len;
-};
+
 
 /* dst[i] = src[len - 1 - i]: postfix sets store their strings reversed. */
 static long vg_rev_step(__u32 i, void *data)
@@ -99,7 +141,9 @@ static __always_inline int vg_prefix_in(struct vg_eval *e, __u32 set_id, const _
 {
 	struct vg_prefix_key *k = &e->s->pkey;
 
-	if (!e->m->prefix || len > VG_SZ_STRING_KEY)
+	void *map = bpf_map_lookup_elem(&vg_prefix_o, &e->gen);
+
+	if (!map || len > VG_SZ_STRING_KEY)
 		return 0;
 	if (len > VG_PREFIX_BYTES)
 		len = VG_PREFIX_BYTES; /* stored prefixes are at most this long (see struct vg_prefix_key) */
@@ -110,29 +154,19 @@ static __always_inline int vg_prefix_in(struct vg_eval *e, __u32 set_id, const _
 		if (len && len <= VG_PREFIX_BYTES)
 			bpf_probe_read_kernel(k->bytes, len, src);
 	} else {
-		struct vg_rev_ctx r = { .dst = k->bytes, .src = src, .len = len };
+		struct vg_rev_ctx *r = &e->lc.rev;
 
-		bpf_loop(VG_PREFIX_BYTES, vg_rev_step, &r, 0);
+		r->dst = k->bytes;
+		r->src = src;
+		r->len = len;
+		bpf_loop(VG_PREFIX_BYTES, vg_rev_step, r, 0);
 	}
-	return bpf_map_lookup_elem(e->m->prefix, k) != NULL;
+	return bpf_map_lookup_elem(map, k) != NULL;
 }
 
 /* ---- arg clauses ---- */
 
-struct vg_substr_ctx {
-	const __u8 *hay;
-	const __u8 *needle;
-	const __u8 *c; /* the clause */
-	__u32 hay_len;
-	__u32 needle_len;
-	__u32 icase;
-	__u32 found;
-	__u32 match;
-	__u32 pos;
-	__u32 at; /* offset of the next needle in the clause */
-	__u32 clen;
-	__u32 count;
-};
+
 
 static __always_inline __u8 vg_lower(__u8 c)
 {
@@ -197,13 +231,21 @@ static long vg_substr_needle(__u32 k, void *data)
 }
 
 /* SubString / SubStringIgnCase: any needle (value_count × {u16 len, bytes, pad 4}) inside the value. */
-static __always_inline int vg_substr_any(const __u8 *c, __u32 clen, __u32 count, const __u8 *hay, __u32 hay_len, int icase)
+static __always_inline int vg_substr_any(struct vg_eval *e, const __u8 *c, __u32 clen, __u32 count, const __u8 *hay,
+					 __u32 hay_len, int icase)
 {
-	struct vg_substr_ctx x = { .hay = hay, .hay_len = hay_len, .icase = icase, .c = c, .clen = clen,
-				   .count = count, .at = VG_PROG_HDR };
+	struct vg_substr_ctx *x = &e->lc.sub;
 
-	bpf_loop(VG_MAX_VALUES, vg_substr_needle, &x, 0);
-	return x.found;
+	__builtin_memset(x, 0, sizeof(*x));
+	x->hay = hay;
+	x->hay_len = hay_len;
+	x->icase = icase;
+	x->c = c;
+	x->clen = clen;
+	x->count = count;
+	x->at = VG_PROG_HDR;
+	bpf_loop(VG_MAX_VALUES, vg_substr_needle, x, 0);
+	return x->found;
 }
 
 enum vg_vals_mode {
@@ -215,14 +257,7 @@ enum vg_vals_mode {
 	VG_VALS_EQ32 = 6, /* any u32 operand == uv */
 };
 
-struct vg_vals_ctx {
-	const __u8 *c;
-	__u64 uv;
-	__u32 base; /* offset of operand 0 in the clause */
-	__u32 count;
-	__u32 mode;
-	__u32 any;
-};
+
 
 /* One operand of a list: bpf_loop keeps the verifier from walking every list length. */
 static long vg_vals_step(__u32 k, void *data)
@@ -271,44 +306,63 @@ static long vg_vals_step(__u32 k, void *data)
 	return x->any ? 1 : 0;
 }
 
-static __always_inline int vg_vals_any(const __u8 *c, __u32 base, __u32 count, __u32 mode, __u64 uv)
+static __always_inline int vg_vals_any(struct vg_eval *e, const __u8 *c, __u32 base, __u32 count, __u32 mode, __u64 uv)
 {
-	struct vg_vals_ctx x = { .c = c, .uv = uv, .base = base, .count = count, .mode = mode };
+	struct vg_vals_ctx *x = &e->lc.vals;
 
-	if (count > VG_MAX_VALUES)
-		count = x.count = VG_MAX_VALUES;
-	bpf_loop(VG_MAX_VALUES, vg_vals_step, &x, 0);
-	return x.any;
+	x->c = c;
+	x->uv = uv;
+	x->base = base;
+	x->count = count > VG_MAX_VALUES ? VG_MAX_VALUES : count;
+	x->mode = mode;
+	x->any = 0;
+	bpf_loop(VG_MAX_VALUES, vg_vals_step, x, 0);
+	return x->any;
 }
 
 static __always_inline int vg_syscall_in(struct vg_eval *e, __u32 set_id, __u16 abi, __u32 nr)
 {
-	struct vg_syscall_key k = { .set_id = set_id, .abi = abi, .nr = nr };
+	struct vg_syscall_key *k = &e->s->sykey;
+	void *map;
 
-	if (!set_id || !e->m->syscalls)
+	if (!set_id)
 		return 0;
-	return bpf_map_lookup_elem(e->m->syscalls, &k) != NULL;
+	map = bpf_map_lookup_elem(&vg_syscalls_o, &e->gen);
+	if (!map)
+		return 0;
+	k->set_id = set_id;
+	k->abi = abi;
+	k->_pad0 = 0;
+	k->nr = nr;
+	return bpf_map_lookup_elem(map, k) != NULL;
 }
 
 static __always_inline int vg_cidr_in(struct vg_eval *e, const __u8 *c, const struct vg_hook_sock *sk, int dst)
 {
 	const __u8 *addr = dst ? sk->daddr : sk->saddr;
+	void *map;
 
 	if (sk->family == 2) {
-		struct vg_cidr4_key k = { .prefixlen = 64, .set_id = vg_c32(c, 12) };
+		struct vg_cidr4_key *k = &e->s->k4;
 
-		if (!k.set_id || !e->m->cidr4)
+		k->prefixlen = 64;
+		k->set_id = vg_c32(c, 12);
+		map = bpf_map_lookup_elem(&vg_cidr4_o, &e->gen);
+		if (!k->set_id || !map)
 			return 0;
-		__builtin_memcpy(k.addr, addr, 4);
-		return bpf_map_lookup_elem(e->m->cidr4, &k) != NULL;
+		__builtin_memcpy(k->addr, addr, 4);
+		return bpf_map_lookup_elem(map, k) != NULL;
 	}
 	if (sk->family == 10) {
-		struct vg_cidr6_key k = { .prefixlen = 160, .set_id = vg_c32(c, 16) };
+		struct vg_cidr6_key *k = &e->s->k6;
 
-		if (!k.set_id || !e->m->cidr6)
+		k->prefixlen = 160;
+		k->set_id = vg_c32(c, 16);
+		map = bpf_map_lookup_elem(&vg_cidr6_o, &e->gen);
+		if (!k->set_id || !map)
 			return 0;
-		__builtin_memcpy(k.addr, addr, 16);
-		return bpf_map_lookup_elem(e->m->cidr6, &k) != NULL;
+		__builtin_memcpy(k->addr, addr, 16);
+		return bpf_map_lookup_elem(map, k) != NULL;
 	}
 	return 0;
 }
@@ -351,7 +405,7 @@ static __always_inline int vg_arg_clause(struct vg_eval *e, const __u8 *c, __u32
 	switch (vk) {
 	case VG_VAL_INT: {
 		if (op == VG_OP_CAPABILITIES_GAINED) {
-			vg_count(e->st, unsupported);
+			vg_unsupported();
 			return 0;
 		}
 		if (vg_is_sock_type(a->type)) {
@@ -372,7 +426,7 @@ static __always_inline int vg_arg_clause(struct vg_eval *e, const __u8 *c, __u32
 				return gt ? v > o : v < o;
 			return gt ? uv > (__u64)o : uv < (__u64)o;
 		}
-		any = vg_vals_any(c, VG_PROG_HDR, count, op == VG_OP_MASK ? VG_VALS_MASK64 : VG_VALS_EQ64, uv);
+		any = vg_vals_any(e, c, VG_PROG_HDR, count, op == VG_OP_MASK ? VG_VALS_MASK64 : VG_VALS_EQ64, uv);
 		return op == VG_OP_NOT_EQUAL ? !any : any;
 	}
 	case VG_VAL_STR_SET:
@@ -383,7 +437,7 @@ static __always_inline int vg_arg_clause(struct vg_eval *e, const __u8 *c, __u32
 		any = vg_prefix_in(e, vg_c32(c, VG_PROG_HDR), a->data, a->len, vk == VG_VAL_POSTFIX_SET);
 		return (op == VG_OP_NOT_PREFIX || op == VG_OP_NOT_POSTFIX) ? !any : any;
 	case VG_VAL_SUBSTR:
-		return vg_substr_any(c, clen, count, a->data, a->len, op == VG_OP_SUB_STRING_IGN_CASE);
+		return vg_substr_any(e, c, clen, count, a->data, a->len, op == VG_OP_SUB_STRING_IGN_CASE);
 	case VG_VAL_CIDR:
 		if (!vg_is_sock_type(a->type))
 			return 0;
@@ -395,7 +449,7 @@ static __always_inline int vg_arg_clause(struct vg_eval *e, const __u8 *c, __u32
 		if (!vg_is_sock_type(a->type))
 			return 0;
 		port = (op == VG_OP_SPORT || op == VG_OP_NOT_SPORT) ? sk->sport : sk->dport;
-		any = vg_vals_any(c, VG_PROG_HDR, count, VG_VALS_PORTS, port);
+		any = vg_vals_any(e, c, VG_PROG_HDR, count, VG_VALS_PORTS, port);
 		return (op == VG_OP_NOT_SPORT || op == VG_OP_NOT_DPORT) ? !any : any;
 	}
 	case VG_VAL_NONE:
@@ -417,11 +471,11 @@ static __always_inline int vg_arg_clause(struct vg_eval *e, const __u8 *c, __u32
 		__u32 base = VG_PROG_HDR;
 
 		if (vk == VG_VAL_MAP_SET) {
-			any = vg_syscall_in(e, vg_c32(c, VG_PROG_HDR), e->cfg->syscall_abi, (__u32)uv);
+			any = vg_syscall_in(e, vg_c32(c, VG_PROG_HDR), e->s->cfg.syscall_abi, (__u32)uv);
 			base += 8;
 		}
 		if (!any)
-			any = vg_vals_any(c, base, count, sign ? VG_VALS_RANGES_S : VG_VALS_RANGES_U, uv);
+			any = vg_vals_any(e, c, base, count, sign ? VG_VALS_RANGES_S : VG_VALS_RANGES_U, uv);
 		return (op == VG_OP_NOT_IN_RANGE || op == VG_OP_NOT_IN_MAP) ? !any : any;
 	}
 	case VG_VAL_EXPR:
@@ -437,7 +491,7 @@ static __always_inline int vg_arg_clause(struct vg_eval *e, const __u8 *c, __u32
 		return op == VG_OP_NOT_FILE_TYPE ? !any : any;
 	}
 	}
-	vg_count(e->st, unsupported);
+	vg_unsupported();
 	return 0;
 }
 
@@ -455,9 +509,9 @@ static __always_inline __u32 vg_ns_pid(struct task_struct *task)
 	return up.nr;
 }
 
-static __always_inline int vg_pid_listed(const __u8 *c, __u32 count, __u32 pid)
+static __always_inline int vg_pid_listed(struct vg_eval *e, const __u8 *c, __u32 count, __u32 pid)
 {
-	return vg_vals_any(c, 8, count > VG_LIMIT_MAX_PIDS_PER_SELECTOR ? VG_LIMIT_MAX_PIDS_PER_SELECTOR : count, VG_VALS_EQ32, pid);
+	return vg_vals_any(e, c, 8, count > VG_LIMIT_MAX_PIDS_PER_SELECTOR ? VG_LIMIT_MAX_PIDS_PER_SELECTOR : count, VG_VALS_EQ32, pid);
 }
 
 static __always_inline int vg_pids_clause(struct vg_eval *e, const __u8 *c)
@@ -469,7 +523,7 @@ static __always_inline int vg_pids_clause(struct vg_eval *e, const __u8 *c)
 
 	if (flags & 2)
 		pid = vg_ns_pid((struct task_struct *)bpf_get_current_task());
-	any = vg_pid_listed(c, count, pid);
+	any = vg_pid_listed(e, c, count, pid);
 	if (!any && (flags & 1) && !(flags & 2)) { /* followForks: a listed ancestor */
 		__u32 p = e->proc ? e->proc->ppid : 0;
 
@@ -479,7 +533,7 @@ static __always_inline int vg_pids_clause(struct vg_eval *e, const __u8 *c)
 
 			if (!p || p == 1)
 				break;
-			if (vg_pid_listed(c, count, p)) {
+			if (vg_pid_listed(e, c, count, p)) {
 				any = 1;
 				break;
 			}
@@ -617,7 +671,7 @@ static __always_inline int vg_namespaces_clause(struct vg_eval *e, const __u8 *c
 		any = h && inum == h;
 	}
 	if (!any)
-		any = vg_vals_any(c, 8, count > VG_LIMIT_MAX_NAMESPACE_VALUES ? VG_LIMIT_MAX_NAMESPACE_VALUES : count, VG_VALS_EQ32, inum);
+		any = vg_vals_any(e, c, 8, count > VG_LIMIT_MAX_NAMESPACE_VALUES ? VG_LIMIT_MAX_NAMESPACE_VALUES : count, VG_VALS_EQ32, inum);
 	return op == VG_SETOP_NOT_IN ? !any : any;
 }
 
@@ -651,7 +705,6 @@ static __always_inline int vg_capabilities_clause(struct vg_eval *e, const __u8 
 __attribute__((noinline)) int vg_clause_g(__u32 gen, __u32 clen)
 {
 	struct vg_gen_scratch *s;
-	struct vg_genmaps m = {};
 	struct vg_eval e = {};
 	__u32 zero = 0;
 	__u8 *c;
@@ -660,15 +713,8 @@ __attribute__((noinline)) int vg_clause_g(__u32 gen, __u32 clen)
 	s = bpf_map_lookup_elem(&vg_gen_scratch, &zero);
 	if (!s || clen < 4 || clen > VG_CLAUSE_BUF)
 		return 0;
-	m.strings = bpf_map_lookup_elem(&vg_strings_o, &gen);
-	m.prefix = bpf_map_lookup_elem(&vg_prefix_o, &gen);
-	m.cidr4 = bpf_map_lookup_elem(&vg_cidr4_o, &gen);
-	m.cidr6 = bpf_map_lookup_elem(&vg_cidr6_o, &gen);
-	m.syscalls = bpf_map_lookup_elem(&vg_syscalls_o, &gen);
 	e.s = s;
-	e.m = &m;
-	e.cfg = &s->cfg;
-	e.st = vg_gstats();
+	e.gen = gen;
 	e.tgid = s->tgid;
 	e.proc = bpf_map_lookup_elem(&vg_procs, &e.tgid);
 	c = s->clause;
@@ -694,7 +740,7 @@ __attribute__((noinline)) int vg_clause_g(__u32 gen, __u32 clen)
 		ok = vg_capabilities_clause(&e, c);
 		break;
 	default: /* namespace_changes, capability_changes, unknown kinds */
-		vg_count(e.st, unsupported);
+		vg_unsupported();
 		ok = 0;
 	}
 	if (e.expr)
@@ -704,85 +750,92 @@ __attribute__((noinline)) int vg_clause_g(__u32 gen, __u32 clen)
 
 struct vg_walk {
 	__u8 *prog;
-	struct vg_gen_scratch *s;
 	__u32 gen;
 	__u32 total; /* PROGRAM total_len */
 	__u32 count; /* selector_count */
-	__u32 off; /* offset of the next clause */
-	__u32 end; /* end of the current selector */
-	__u32 nclauses;
-	__u32 ok;
+	__u32 sel; /* 0-based selector being tried */
+	__u32 at; /* its offset */
+	__u32 off; /* offset of its next clause */
+	__u32 end; /* its end */
+	__u32 left; /* its clauses not evaluated yet */
+	__u32 started;
 	__u32 selector; /* result: 1-based deciding selector, 0 none */
-	__u32 sel_at;
+	__u32 t_len, t_identity, t_clen, t_zero; /* probe-read targets: kept here, off the step's own stack */
+	__u16 t_nclauses, t_flags;
 };
 
-static long vg_clause_step(__u32 i, void *data)
+/*
+ * One step of the walk: starts the next selector, or evaluates one clause of the current one, or decides.
+ * A single bpf_loop (not one per selector) keeps the call chain, and so the combined stack, short for 6.1.
+ */
+static long vg_walk_step(__u32 i, void *data)
 {
 	struct vg_walk *w = data;
-	__u32 off = w->off, clen = 0;
+	struct vg_gen_scratch *s;
+	__u32 at, off, clen;
 
-	if (i >= w->nclauses)
+	w->t_zero = 0;
+	s = bpf_map_lookup_elem(&vg_gen_scratch, &w->t_zero);
+	if (!s)
 		return 1;
-	if (off + 4 > w->end) {
-		w->ok = 0;
-		return 1;
-	}
-	vg_bound(off, 4095);
-	bpf_probe_read_kernel(&clen, 2, w->prog + off + 2);
-	if (clen < 4 || (clen & 3) || off + clen > w->end || clen > VG_CLAUSE_BUF) {
-		w->ok = 0; /* malformed: never matches */
-		return 1;
-	}
-	vg_bound(clen, 4095);
-	if (clen < 4)
-		return 1;
-	bpf_probe_read_kernel(w->s->clause, clen, w->prog + off);
-	w->off = off + clen;
-	if (!vg_clause_g(w->gen, clen)) {
-		w->ok = 0;
-		return 1;
-	}
-	return 0;
-}
+	if (!w->started) {
+		if (w->sel >= w->count || w->sel >= VG_LIMIT_MAX_SELECTORS_PER_HOOK)
+			return 1;
+		w->at = 0;
+		bpf_probe_read_kernel(&w->at, 4, w->prog + VG_PROG_HDR + 4 * (w->sel & 7));
+		at = w->at;
+		if (at + 20 > w->total)
+			return 1;
+		vg_bound(at, 4095);
+		bpf_probe_read_kernel(&w->t_len, 4, w->prog + at);
+		bpf_probe_read_kernel(&w->t_identity, 4, w->prog + at + 12);
+		bpf_probe_read_kernel(&w->t_nclauses, 2, w->prog + at + 16);
+		bpf_probe_read_kernel(&w->t_flags, 2, w->prog + at + 18);
+		if (at + w->t_len > w->total || w->t_len < 20)
+			return 1;
+		if (w->t_identity && !vg_identity_match(w->t_identity, w->t_flags & 1)) {
+			struct vg_generic_stats *st = vg_gstats();
 
-static long vg_selector_step(__u32 i, void *data)
-{
-	struct vg_walk *w = data;
-	__u8 hdr[20] = {};
-	__u32 at = 0, len, identity;
-	__u16 flags;
-
-	if (i >= w->count)
-		return 1;
-	bpf_probe_read_kernel(&at, 4, w->prog + VG_PROG_HDR + 4 * (i & 7));
-	if (at + 20 > w->total)
-		return 1;
-	vg_bound(at, 4095);
-	bpf_probe_read_kernel(hdr, sizeof(hdr), w->prog + at);
-	len = *(__u32 *)&hdr[0];
-	identity = *(__u32 *)&hdr[12];
-	flags = *(__u16 *)&hdr[18];
-	if (at + len > w->total || len < 20)
-		return 1;
-	if (identity && !vg_identity_match(identity, flags & 1)) {
-		struct vg_generic_stats *st = vg_gstats();
-
-		vg_count(st, identity_skip);
+			vg_count(st, identity_skip);
+			w->sel++;
+			return 0;
+		}
+		w->off = at + 20;
+		w->end = at + w->t_len;
+		w->left = w->t_nclauses;
+		w->started = 1;
+		s->expr = 0;
 		return 0;
 	}
-	w->off = at + 20;
-	w->end = at + len;
-	w->nclauses = *(__u16 *)&hdr[16];
-	w->ok = 1;
-	w->s->expr = 0;
-	bpf_loop(VG_MAX_CLAUSES, vg_clause_step, w, 0);
-	if (w->ok && w->off != w->end)
-		w->ok = 0; /* fewer clauses than bytes: malformed */
-	if (w->ok) {
-		w->selector = i + 1;
-		w->sel_at = at;
-		return 1;
+	if (w->left == 0) {
+		if (w->off == w->end) { /* every clause matched */
+			w->selector = w->sel + 1;
+			return 1;
+		}
+		w->sel++; /* more bytes than clauses: malformed, never matches */
+		w->started = 0;
+		return 0;
 	}
+	off = w->off;
+	if (off + 4 > w->end)
+		goto miss;
+	vg_bound(off, 4095);
+	w->t_clen = 0;
+	bpf_probe_read_kernel(&w->t_clen, 2, w->prog + off + 2);
+	clen = w->t_clen;
+	if (clen < 4 || (clen & 3) || off + clen > w->end || clen > VG_CLAUSE_BUF)
+		goto miss;
+	vg_bound(clen, 4095);
+	if (clen < 4)
+		goto miss;
+	bpf_probe_read_kernel(s->clause, clen, w->prog + off);
+	w->off = off + clen;
+	w->left--;
+	if (vg_clause_g(w->gen, clen))
+		return 0;
+miss:
+	w->sel++;
+	w->started = 0;
 	return 0;
 }
 
@@ -793,32 +846,37 @@ static long vg_selector_step(__u32 i, void *data)
 __attribute__((noinline)) int vg_select_g(__u32 gen, __u32 hook_id)
 {
 	struct vg_walk w = { .gen = gen };
-	__u8 hdr[VG_PROG_HDR];
-	__u32 zero = 0;
+	struct vg_gen_scratch *s;
 	void *progs;
 
-	w.s = bpf_map_lookup_elem(&vg_gen_scratch, &zero);
-	progs = bpf_map_lookup_elem(&vg_sel_prog_o, &gen);
-	if (!w.s || !progs)
+	s = bpf_map_lookup_elem(&vg_gen_scratch, &w.t_zero);
+	progs = bpf_map_lookup_elem(&vg_sel_prog_o, &w.gen);
+	if (!s || !progs)
 		return 0;
-	w.prog = bpf_map_lookup_elem(progs, &hook_id);
+	w.t_len = hook_id;
+	w.prog = bpf_map_lookup_elem(progs, &w.t_len);
 	if (!w.prog)
 		return 0;
-	bpf_probe_read_kernel(hdr, sizeof(hdr), w.prog);
-	if (*(__u32 *)&hdr[0] != VG_SEL_PROG_MAGIC || *(__u16 *)&hdr[4] != VG_BUNDLE_GRAMMAR_VERSION)
+	bpf_probe_read_kernel(&w.t_identity, 4, w.prog); /* magic */
+	bpf_probe_read_kernel(&w.t_clen, 4, w.prog + 4); /* grammar version, selector count */
+	bpf_probe_read_kernel(&w.total, 4, w.prog + 8);
+	if (w.t_identity != VG_SEL_PROG_MAGIC || (w.t_clen & 0xffff) != VG_BUNDLE_GRAMMAR_VERSION)
 		return 0;
-	w.count = *(__u16 *)&hdr[6];
-	w.total = *(__u32 *)&hdr[8];
+	w.count = w.t_clen >> 16;
 	if (w.total > VG_SEL_PROG_VALUE_SIZE)
 		return 0;
-	w.s->sel_at = 0;
-	w.s->sel_expr = 0;
+	s->sel_at = 0;
+	s->sel_expr = 0;
 	if (w.count == 0)
 		return -1;
-	bpf_loop(VG_LIMIT_MAX_SELECTORS_PER_HOOK, vg_selector_step, &w, 0);
+	bpf_loop(VG_LIMIT_MAX_SELECTORS_PER_HOOK * (VG_MAX_CLAUSES + 2), vg_walk_step, &w, 0);
 	if (w.selector) {
-		w.s->sel_at = w.sel_at;
-		w.s->sel_expr = w.s->expr;
+		w.t_zero = 0;
+		s = bpf_map_lookup_elem(&vg_gen_scratch, &w.t_zero);
+		if (!s)
+			return 0;
+		s->sel_at = w.at;
+		s->sel_expr = s->expr;
 	}
 	return w.selector;
 }

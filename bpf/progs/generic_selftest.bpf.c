@@ -20,12 +20,6 @@ int vg_selftest(struct bpf_raw_tracepoint_args *ctx)
 
 	src.ctx = ctx;
 	src.kind = VG_SRC_TEST;
-	src.args[0] = ctx->args[1];
-	src.args[1] = ctx->args[2];
-	src.args[2] = ctx->args[3];
-	src.args[3] = ctx->args[4];
-	src.args[4] = ctx->args[5];
-	src.args[5] = ctx->args[6];
 	src.retval = ctx->args[7];
 	src.syscall_nr = ctx->args[8];
 	src.is_return = fl & 1;
