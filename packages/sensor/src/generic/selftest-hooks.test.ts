@@ -14,6 +14,7 @@ import { ACTION, MECHANISM, compilePolicy, parsePolicy, tracepointOnlyNodeProfil
 import { HookFlags } from '../abi/generic-layout.js';
 import type { BpfLink, BpfObject } from '../libbpf/index.js';
 import { GenericHarness } from './selftest-harness.js';
+import { readTracepointFormat } from './tracefs.js';
 
 const OUT = fileURLToPath(new URL('../../../../bpf/.output/', import.meta.url));
 const HELPER = join(OUT, 'helpers', 'vg_uprobe_target');
@@ -112,6 +113,44 @@ describe('generic hook programs on this kernel (real kernel)', () => {
       expect(k).toHaveLength(1);
       expect(k[0]).toMatchObject({ selector: 1, action: ACTION.values.Sigkill, signal: 9 });
       expect((k[0]?.flags ?? 0) & HookFlags.KILLED).toBeTruthy();
+    } finally {
+      link?.destroy();
+      h.close();
+    }
+  });
+
+  it('a classic tracepoint reads its tracefs fields (syscalls/sys_enter_unlinkat pathname) and kills only the matching caller', () => {
+    const fields = readTracepointFormat('syscalls/sys_enter_unlinkat');
+    expect(fields).toBeDefined();
+    const idx = fields?.findIndex((f) => f.name === 'pathname') ?? -1;
+    expect(idx).toBeGreaterThan(0);
+    const profile = tracepointOnlyNodeProfile();
+    profile.tracepoints['syscalls/sys_enter_unlinkat'] = fields ?? [];
+    const bundle = compilePolicy(
+      parsePolicy(
+        `apiVersion: cilium.io/v1alpha1\nkind: TracingPolicy\nmetadata:\n  name: tp\nspec:\n  tracepoints:\n  - subsystem: syscalls\n    event: sys_enter_unlinkat\n` +
+          `    args: [{index: ${idx}, type: string}]\n    selectors:\n    - matchArgs:\n      - {index: 0, operator: Prefix, values: ["${dir}/tpdeny-"]}\n      matchActions:\n      - action: Sigkill\n`,
+      ),
+      profile,
+    );
+    expect(bundle.hooks[0]?.mechanism).toBe('tracepoint');
+    const h = GenericHarness.load(join(OUT, 'generic_tp.bpf.o'), (obj) => configure(obj, 'vg_tracepoint', { hookId: 1, mechanism: MECHANISM.values.tracepoint }));
+    let link: BpfLink | undefined;
+    try {
+      h.install(bundle, 0);
+      link = h.obj.program('vg_tracepoint').attachTracepoint('syscalls', 'sys_enter_unlinkat');
+      const denied = join(dir, 'tpdeny-x');
+      const allowed = join(dir, 'tpallow-x');
+      writeFileSync(denied, 'x');
+      writeFileSync(allowed, 'x');
+      const killed = spawnSync('rm', ['-f', denied]);
+      const ran = spawnSync('rm', ['-f', allowed]);
+      expect(killed.signal).toBe('SIGKILL');
+      expect(ran.status).toBe(0);
+      const ev = h.events().filter((e) => e.pid === killed.pid);
+      expect(ev).toHaveLength(1);
+      expect(ev[0]?.args[0]?.data.toString()).toBe(denied);
+      expect(ev[0]).toMatchObject({ mechanism: MECHANISM.values.tracepoint, action: ACTION.values.Sigkill });
     } finally {
       link?.destroy();
       h.close();
