@@ -2,12 +2,14 @@
 // every reconnect, so a NATS restart costs a re-read, never a missed ack.
 import type { Logger } from 'pino';
 import { StringCodec, type KvEntry, type NatsConnection, type QueuedIterator } from 'nats';
-import { ACKS_BUCKET, NODES_BUCKET, parseNodeKey, parseNodePolicyKey, type Ack, type Announce } from '@vigil/sensor';
+import { ACKS_BUCKET, NODES_BUCKET, parseNodeKey, parseNodePolicyKey, readKv, type Ack, type Announce } from '@vigil/sensor';
 
 const sc = StringCodec();
 
 export class SensorState {
   readonly announces = new Map<string, Announce>();
+  /** node → when this process last heard its announce (performance.now() ms; estimated from the entry's age at start). */
+  readonly lastHeard = new Map<string, number>();
   /** policy uid → node → latest ack. */
   readonly acks = new Map<string, Map<string, Ack>>();
   private watches: QueuedIterator<KvEntry>[] = [];
@@ -18,6 +20,7 @@ export class SensorState {
     private readonly log: Logger,
     private readonly onAnnounce: (node: string) => void,
     private readonly onAck: (policyUid: string, node: string) => void,
+    private readonly onHeartbeat: (node: string) => void = () => undefined,
   ) {}
 
   async start(): Promise<void> {
@@ -41,33 +44,52 @@ export class SensorState {
     const nodes = await js.views.kv(NODES_BUCKET);
     const acks = await js.views.kv(ACKS_BUCKET);
     // The first publish must see every announced node: planning with a partial view would tombstone the
-    // assignments of nodes not yet read. Wait until both watches delivered the buckets' current state.
-    const initial: Promise<void>[] = [];
-    const watchFrom = async (kv: typeof nodes, key: string): Promise<QueuedIterator<KvEntry>> => {
-      let done: () => void = () => undefined;
-      initial.push(new Promise<void>((r) => (done = r)));
-      const w = await kv.watch({ key, initializedFn: () => done() });
+    // assignments of nodes not yet read. So the current state is read in full (readKv) and applied before this
+    // resolves, and the watches start right after it. (A watch's initializedFn can run before the entries it
+    // counted have reached the loop that consumes them: at 100 nodes a restarted operator planned for some of
+    // them only and rewrote 70,000 assignments.)
+    const follow = async (kv: typeof nodes, key: string): Promise<QueuedIterator<KvEntry>> => {
+      const before = (await kv.status()).streamInfo.state.last_seq;
+      const current = await readKv(kv, key);
+      let last = before;
+      for (const e of current) {
+        this.apply(e, false);
+        last = Math.max(last, e.revision);
+      }
+      // Every write after the state just read has a higher stream sequence.
+      const w = await kv.watch({ key, resumeFromRevision: last + 1 });
       void this.consume(w);
       return w;
     };
-    this.watches = [await watchFrom(nodes, 'node.>'), await watchFrom(acks, 'ack.>')];
-    await Promise.all(initial);
+    this.watches = [await follow(nodes, 'node.>'), await follow(acks, 'ack.>')];
   }
 
   private async consume(w: QueuedIterator<KvEntry>): Promise<void> {
     try {
-      for await (const e of w) this.apply(e);
+      for await (const e of w) this.apply(e, true);
     } catch (err) {
       this.log.error({ err }, 'sensor state watch failed');
     }
   }
 
-  private apply(e: KvEntry): void {
+  private apply(e: KvEntry, live: boolean): void {
     const node = parseNodeKey(e.key);
     if (node !== undefined) {
-      if (e.operation === 'PUT') this.announces.set(node, JSON.parse(sc.decode(e.value)) as Announce);
-      else this.announces.delete(node);
-      this.onAnnounce(node);
+      if (e.operation !== 'PUT') {
+        this.announces.delete(node);
+        this.lastHeard.delete(node);
+        this.onAnnounce(node);
+        return;
+      }
+      const a = JSON.parse(sc.decode(e.value)) as Announce;
+      const prev = this.announces.get(node);
+      this.announces.set(node, a);
+      // Live updates count from their arrival (no clock comparison with the server); the initial state from
+      // the entry's age as the server stamped it.
+      this.lastHeard.set(node, live ? performance.now() : performance.now() - Math.max(0, Date.now() - e.created.getTime()));
+      // A heartbeat (same profile and capabilities, new announcedAt) changes no plan: only liveness.
+      if (!prev || prev.profileHash !== a.profileHash || JSON.stringify(prev.capabilities) !== JSON.stringify(a.capabilities)) this.onAnnounce(node);
+      else this.onHeartbeat(node);
       return;
     }
     const np = parseNodePolicyKey(e.key);

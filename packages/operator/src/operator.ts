@@ -5,10 +5,11 @@ import { CoreV1Api, CustomObjectsApi, type KubeConfig, type KubernetesListObject
 import type { Logger } from 'pino';
 import { connect, type NatsConnection } from 'nats';
 import type { PolicyIssue } from '@vigil/policy-schema';
-import type { Announce } from '@vigil/sensor';
+import { ACKS_BUCKET, NODES_BUCKET, type Announce } from '@vigil/sensor';
 import { openBundlesBucket, PublishError } from './compile-and-publish/publisher.js';
 import type { Plan } from './compile-and-publish/plan.js';
 import { CompileController } from './controllers/compile-controller.js';
+import { NodeLivenessController } from './controllers/node-liveness-controller.js';
 import { CLUSTER_PLURAL, GROUP, NAMESPACED_PLURAL, parseStatusKey, statusKey, VERSION, type PolicyObject } from './controllers/policy-ref.js';
 import { PublishController } from './controllers/publish-controller.js';
 import { StatusController } from './controllers/status-controller.js';
@@ -35,9 +36,12 @@ export interface OperatorOptions {
   publishPodIdentity?: boolean;
   /** Acks arriving within this window are rolled into one status write (default 50 ms). */
   ackCoalesceMs?: number;
+  /** A node whose sensor has not announced (or whose Node object is gone) for this long is gone (default 120 s). */
+  staleAfterMs?: number;
 }
 
 const PUBLISH = 'publish';
+const LIVENESS = 'liveness';
 
 export class Operator {
   private nc!: NatsConnection;
@@ -46,6 +50,10 @@ export class Operator {
   private publish: PublishController | undefined;
   private readonly status: StatusController;
   private sensors!: SensorState;
+  private liveness!: NodeLivenessController;
+  private livenessTimer: NodeJS.Timeout | undefined;
+  /** The nodes the last publish planned for (sorted, newline-joined). */
+  private plannedNodes = '';
   /** Per-node identity tables (pods) for the sensors (identity/pod-publisher.ts). */
   pods: PodIdentityPublisher | undefined;
   private clusterPolicies!: Watched<PolicyObject>;
@@ -90,8 +98,13 @@ export class Operator {
         const key = this.keyOfUid.get(uid);
         if (key) this.queue.addAfter(key, o.ackCoalesceMs ?? 50);
       },
+      () => this.queue.add(LIVENESS),
     );
+    const js = this.nc.jetstream();
+    this.liveness = new NodeLivenessController(await js.views.kv(NODES_BUCKET), await js.views.kv(ACKS_BUCKET), this.log.child({ controller: 'liveness' }), o.staleAfterMs);
     await this.sensors.start();
+    this.livenessTimer = setInterval(() => this.queue.add(LIVENESS), Math.min(5000, this.liveness.staleAfterMs / 4));
+    this.livenessTimer.unref();
     if (o.publishPodIdentity !== false) this.pods = await PodIdentityPublisher.start({ nc: this.nc, kubeconfig: o.kubeconfig, logger: this.log.child({ controller: 'pod-identity' }), ...(o.resyncMs !== undefined ? { resyncMs: o.resyncMs } : {}), isLeader: () => this.isLeader });
     const custom = o.kubeconfig.makeApiClient(CustomObjectsApi);
     const core = o.kubeconfig.makeApiClient(CoreV1Api);
@@ -105,6 +118,7 @@ export class Operator {
       if (deleted) {
         this.keyOfUid.delete(uid);
         this.generationOfUid.delete(uid);
+        this.status.forget(uid);
       } else {
         this.keyOfUid.set(uid, key);
         this.generationOfUid.set(uid, generation);
@@ -158,6 +172,7 @@ export class Operator {
 
   async stop(): Promise<void> {
     this.queue.stop();
+    if (this.livenessTimer) clearInterval(this.livenessTimer);
     this.sensors.stop();
     await Promise.all([this.clusterPolicies.stop(), this.namespacedPolicies.stop(), this.nodes.stop()]);
     await this.pods?.stop();
@@ -168,18 +183,35 @@ export class Operator {
     return [...this.clusterPolicies.list(), ...this.namespacedPolicies.list()];
   }
 
+  private nodeNames(): ReadonlySet<string> | undefined {
+    if (this.o.requireNodeObject === false) return undefined;
+    return new Set(this.nodes.list().flatMap((n) => (n.metadata?.name ? [n.metadata.name] : [])));
+  }
+
   private targetNodes(): Announce[] {
-    const all = [...this.sensors.announces.values()];
-    if (this.o.requireNodeObject === false) return all;
-    const names = new Set(this.nodes.list().map((n) => n.metadata?.name));
-    return all.filter((a) => names.has(a.node));
+    return this.liveness.live(this.sensors, this.nodeNames());
+  }
+
+  private liveNodes(targets: readonly Announce[]): string {
+    return targets
+      .map((a) => a.node)
+      .sort()
+      .join('\n');
   }
 
   private async handle(key: string): Promise<void> {
     if (!this.synced || !this.isLeader) return; // run() queues a full pass once synced
+    if (key === LIVENESS) {
+      // A node went stale or came back: publish for the new set. Then clean up nodes gone past the grace period.
+      if (this.liveNodes(this.targetNodes()) !== this.plannedNodes) this.queue.add(PUBLISH);
+      await this.liveness.cleanup(this.sensors, this.nodeNames());
+      return;
+    }
     if (key === PUBLISH) {
       const policies = this.policies();
-      const { plan, issues } = this.compile.compile(policies, this.targetNodes());
+      const targets = this.targetNodes();
+      this.plannedNodes = this.liveNodes(targets);
+      const { plan, issues } = this.compile.compile(policies, targets);
       if (!this.publish) return;
       await this.publish.sync(plan);
       this.plan = plan;
@@ -192,11 +224,12 @@ export class Operator {
     if (!ref) return;
     const obj = ref.namespace === undefined ? this.clusterPolicies.get(ref.name) : this.namespacedPolicies.get(ref.name, ref.namespace);
     if (!obj) return;
-    await this.status.reconcile(obj, {
+    const r = await this.status.reconcile(obj, {
       plan: this.plan,
       issues: this.issues,
       assignments: (uid) => this.publish?.assignments(uid) ?? new Map(),
       acks: (uid) => this.sensors.acks.get(uid),
     });
+    if (r.retryAfterMs !== undefined) this.queue.addAfter(key, r.retryAfterMs); // progress held back: write it later
   }
 }

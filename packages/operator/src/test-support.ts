@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { CoreV1Api, CustomObjectsApi, KubeConfig } from '@kubernetes/client-node';
 import { pino, type Logger } from 'pino';
 import { fullNodeProfile } from '@vigil/policy-schema';
-import { BundleAgent, RecordingApplier, type BundleApplier } from '@vigil/sensor';
+import { BundleAgent, RecordingApplier, type BundleAgentOptions, type BundleApplier } from '@vigil/sensor';
 import { startNatsServer, startTestApiServer, type NatsServer, type TestApiServer } from '@vigil/testing';
 import { loadCrds } from './dev/crds.js';
 import { Operator, type OperatorOptions } from './operator.js';
@@ -37,7 +37,7 @@ export interface System {
   core: CoreV1Api;
   log: Logger;
   startOperator(o?: Partial<OperatorOptions>): Promise<Operator>;
-  startSensor(node: string, applier?: BundleApplier): Promise<{ agent: BundleAgent; applier: BundleApplier }>;
+  startSensor(node: string, applier?: BundleApplier, extra?: Partial<BundleAgentOptions>): Promise<{ agent: BundleAgent; applier: BundleApplier }>;
   addNode(name: string): Promise<void>;
   stop(): Promise<void>;
 }
@@ -64,10 +64,10 @@ export async function startSystem(opts: { logLevel?: string } = {}): Promise<Sys
       operators.push(op);
       return op;
     },
-    async startSensor(node, applier = new RecordingApplier()) {
+    async startSensor(node, applier = new RecordingApplier(), extra = {}) {
       const dir = mkdtempSync(join(tmpdir(), 'vigil-sensor-state-'));
       dirs.push(dir);
-      const agent = await BundleAgent.start({ servers: nats.url, node, profile: fullNodeProfile(), capabilities: [], applier, stateDir: dir, logger: log, reconnectTimeWaitMs: 50 });
+      const agent = await BundleAgent.start({ servers: nats.url, node, profile: fullNodeProfile(), capabilities: [], applier, stateDir: dir, logger: log, reconnectTimeWaitMs: 50, ...extra });
       agents.push(agent);
       return { agent, applier };
     },

@@ -20,6 +20,8 @@ Options:
   --renew-deadline-ms N      default 10000
   --retry-period-ms N        default 2000
   --all-announced-nodes      give bundles to every announced sensor, even without a Node object
+  --node-stale-after-ms N    a node whose sensor has not announced (or whose Node object is gone) for N ms is
+                             gone: no more assignments, its announce and acks deleted (default 120000)
   --log-level LEVEL          pino level (default: info)
   -h, --help
 `;
@@ -58,6 +60,7 @@ export async function runOperatorCommand(argv: readonly string[], io: CommandIo)
         'renew-deadline-ms': { type: 'string' },
         'retry-period-ms': { type: 'string' },
         'all-announced-nodes': { type: 'boolean' },
+        'node-stale-after-ms': { type: 'string' },
         'log-level': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
@@ -72,6 +75,13 @@ export async function runOperatorCommand(argv: readonly string[], io: CommandIo)
   }
   if (!values.nats) {
     io.err('vigil operator run: --nats URL is required');
+    return 2;
+  }
+  let staleAfterMs: number | undefined;
+  try {
+    staleAfterMs = num(values['node-stale-after-ms'], 'node-stale-after-ms');
+  } catch (e) {
+    io.err(`vigil operator run: ${(e as Error).message}`);
     return 2;
   }
   const log = pino({ level: values['log-level'] ?? 'info' });
@@ -102,6 +112,7 @@ export async function runOperatorCommand(argv: readonly string[], io: CommandIo)
     natsServers: values.nats.split(','),
     logger: log.child({ identity }),
     requireNodeObject: !values['all-announced-nodes'],
+    ...(staleAfterMs ? { staleAfterMs } : {}),
     ...(e ? { isLeader: () => e.isLeader() } : {}),
   });
   ref.operator = operator;

@@ -86,6 +86,7 @@ export function compilePlan(policies: readonly DesiredPolicy[], nodes: readonly 
       continue;
     }
     const valid = { ...p, policy: p.policy };
+    const perProfile = new Map<string, Assignment>();
     for (const n of nodes) {
       const c = cache.get(valid, n);
       const akey = keys.assignment(n.name, p.uid);
@@ -95,8 +96,13 @@ export function compilePlan(policies: readonly DesiredPolicy[], nodes: readonly 
         continue;
       }
       plan.bundles.set(c.key, c.json);
-      const a: Assignment = { policyUid: p.uid, policyName: p.name, generation: p.generation, contentHash: c.contentHash, bundleKey: c.key, profileHash: n.profileHash };
-      if (p.namespace !== undefined) a.namespace = p.namespace;
+      // One object per policy and profile, shared by its nodes (1,000 policies x 100 nodes: 1,000 objects).
+      let a = perProfile.get(n.profileHash);
+      if (!a) {
+        a = { policyUid: p.uid, policyName: p.name, generation: p.generation, contentHash: c.contentHash, bundleKey: c.key, profileHash: n.profileHash };
+        if (p.namespace !== undefined) a.namespace = p.namespace;
+        perProfile.set(n.profileHash, a);
+      }
       plan.assignments.set(akey, a);
       outcome.assignedNodes.push(n.name);
     }

@@ -33,6 +33,8 @@ export interface PublishStats {
 interface Seen {
   revision: number;
   value: string;
+  /** The parsed value of an assignment key (shared between keys with the same value). */
+  assignment?: Assignment;
 }
 
 function isWrongLastSequence(e: unknown): boolean {
@@ -63,7 +65,19 @@ export class BundlePublisher {
   /** Re-reads the whole bucket (start, and after a fencing conflict). */
   async load(): Promise<void> {
     this.seen.clear();
-    for (const e of await readKv(this.kv, '>', true)) if (e.operation === 'PUT') this.seen.set(e.key, { revision: e.revision, value: sc.decode(e.value) });
+    // Nodes with one profile hold identical assignment values: keep one string and one parsed object for each.
+    const shared = new Map<string, { value: string; assignment: Assignment }>();
+    for (const e of await readKv(this.kv, '>', true)) {
+      if (e.operation !== 'PUT') continue;
+      const value = sc.decode(e.value);
+      if (!e.key.startsWith('assign.')) {
+        this.seen.set(e.key, { revision: e.revision, value });
+        continue;
+      }
+      let one = shared.get(value);
+      if (!one) shared.set(value, (one = { value, assignment: JSON.parse(value) as Assignment }));
+      this.seen.set(e.key, { revision: e.revision, value: one.value, assignment: one.assignment });
+    }
     this.loaded = true;
   }
 
@@ -75,7 +89,7 @@ export class BundlePublisher {
       if (!parsed || parsed.kind !== 'assign') continue;
       let m = out.get(parsed.policyUid);
       if (!m) out.set(parsed.policyUid, (m = new Map()));
-      m.set(parsed.node, JSON.parse(s.value) as Assignment);
+      m.set(parsed.node, s.assignment ?? (JSON.parse(s.value) as Assignment));
     }
     return out;
   }
@@ -91,8 +105,14 @@ export class BundlePublisher {
     try {
       // 1. bundles first (write-once, content-addressed), so an assignment never points at a missing bundle.
       await this.batch([...plan.bundles], ([k, v]) => this.write(k, v, stats));
-      // 2. assignments.
-      await this.batch([...plan.assignments], ([k, a]) => this.write(k, JSON.stringify(a satisfies Assignment), stats));
+      // 2. assignments (the plan shares one object per policy and profile: serialize each once).
+      const json = new Map<Assignment, string>();
+      const text = (a: Assignment): string => {
+        let t = json.get(a);
+        if (t === undefined) json.set(a, (t = JSON.stringify(a)));
+        return t;
+      };
+      await this.batch([...plan.assignments], ([k, a]) => this.write(k, text(a), stats, a));
       // 3. tombstones for assignments no longer planned (policy deleted, node gone), unless the plan keeps them.
       const stale = this.assignmentKeys().filter((k) => {
         if (plan.assignments.has(k) || plan.keep.has(k)) return false;
@@ -102,7 +122,7 @@ export class BundlePublisher {
       await this.batch(stale, (k) => this.remove(k, stats));
       // 4. bundles nothing points at any more.
       const referenced = new Set<string>();
-      for (const [k, s] of this.seen) if (k.startsWith('assign.')) referenced.add((JSON.parse(s.value) as Assignment).bundleKey);
+      for (const [k, s] of this.seen) if (k.startsWith('assign.')) referenced.add((s.assignment ?? (JSON.parse(s.value) as Assignment)).bundleKey);
       const unused = [...this.seen.keys()].filter((k) => k.startsWith('bundle.') && !referenced.has(k));
       await this.batch(unused, (k) => this.remove(k, stats));
     } catch (e) {
@@ -117,7 +137,7 @@ export class BundlePublisher {
     for (let i = 0; i < items.length; i += WRITE_BATCH) await Promise.all(items.slice(i, i + WRITE_BATCH).map(fn));
   }
 
-  private async write(key: string, value: string, stats: PublishStats): Promise<void> {
+  private async write(key: string, value: string, stats: PublishStats, assignment?: Assignment): Promise<void> {
     const prev = this.seen.get(key);
     if (prev?.value === value) {
       stats.unchanged++;
@@ -125,7 +145,7 @@ export class BundlePublisher {
     }
     try {
       const revision = prev ? await this.kv.update(key, sc.encode(value), prev.revision) : await this.kv.create(key, sc.encode(value));
-      this.seen.set(key, { revision, value });
+      this.seen.set(key, assignment ? { revision, value, assignment } : { revision, value });
       if (prev) stats.updated++;
       else stats.created++;
     } catch (e) {

@@ -16,22 +16,39 @@ export interface StatusInputs {
   acks(policyUid: string): ReadonlyMap<string, Ack> | undefined;
 }
 
+/** What reconcile did: wrote, found nothing to write, or held back a progress update until `retryAfterMs`. */
+export type StatusResult = { written: boolean; retryAfterMs?: number };
+
+/**
+ * A rollout's progress (applied 1/100, 2/100 …) is written at most once per this many ms per policy; the first
+ * status of a generation and every settled status (Ready, failed, invalid) are written at once.
+ */
+export const PROGRESS_WRITE_INTERVAL_MS = 1000;
+
 export class StatusController {
   writes = 0;
+  /** policy uid → monotonic ms of its last status write. */
+  private readonly lastWrite = new Map<string, number>();
 
   constructor(
     private readonly api: CustomObjectsApi,
     private readonly log: Logger,
     private readonly now: () => Date = () => new Date(),
+    private readonly progressIntervalMs = PROGRESS_WRITE_INTERVAL_MS,
   ) {}
 
-  /** Returns true when a status was written. Throws on API errors (the queue retries). */
-  async reconcile(obj: PolicyObject, inputs: StatusInputs): Promise<boolean> {
+  /** Forget policies that are gone. */
+  forget(uid: string): void {
+    this.lastWrite.delete(uid);
+  }
+
+  /** Throws on API errors (the queue retries). */
+  async reconcile(obj: PolicyObject, inputs: StatusInputs): Promise<StatusResult> {
     const m = obj.metadata;
-    if (!m?.uid || !m.name || m.deletionTimestamp || !inputs.plan) return false;
+    if (!m?.uid || !m.name || m.deletionTimestamp || !inputs.plan) return { written: false };
     const generation = m.generation ?? 1;
     const outcome = inputs.plan.outcomes.get(m.uid);
-    if (!outcome || outcome.generation !== generation) return false; // not compiled yet: the publish pass requeues us
+    if (!outcome || outcome.generation !== generation) return { written: false }; // not compiled yet: the publish pass requeues us
     const issues = inputs.issues.get(m.uid) ?? [];
     const targets: PolicyFacts['targets'] = new Map<string, { contentHash: string } | { compileFailure: { reason: string; message: string } }>([
       ...[...inputs.assignments(m.uid)].map(([node, a]) => [node, { contentHash: a.contentHash }] as const),
@@ -41,14 +58,19 @@ export class StatusController {
     const mode = spec?.options?.find((o) => o.name === 'policy-mode')?.value === 'monitor' ? 'monitor' : 'enforce';
     const facts: PolicyFacts = { generation, mode, issues, targets, acks: inputs.acks(m.uid) ?? new Map() };
     const status = nextStatus(obj.status, facts, this.now());
-    if (sameJson(status, obj.status)) return false;
+    if (sameJson(status, obj.status)) return { written: false };
+    const reconciling = (s: typeof status | undefined): boolean => s?.conditions?.find((c) => c.type === 'Reconciling')?.status === 'True';
+    const stillProgressing = reconciling(status) && reconciling(obj.status) && obj.status?.observedGeneration === generation;
+    const since = performance.now() - (this.lastWrite.get(m.uid) ?? -Infinity);
+    if (stillProgressing && since < this.progressIntervalMs) return { written: false, retryAfterMs: Math.ceil(this.progressIntervalMs - since) };
     const body = { ...obj, status };
     if (m.namespace)
       await this.api.replaceNamespacedCustomObjectStatus({ group: GROUP, version: VERSION, plural: NAMESPACED_PLURAL, namespace: m.namespace, name: m.name, body });
     else await this.api.replaceClusterCustomObjectStatus({ group: GROUP, version: VERSION, plural: CLUSTER_PLURAL, name: m.name, body });
     this.writes++;
+    this.lastWrite.set(m.uid, performance.now());
     const ready = status.conditions?.find((c) => c.type === 'Ready');
     this.log.info({ policy: m.name, namespace: m.namespace, generation, ready: ready?.status, reason: ready?.reason, nodes: status.nodes?.summary }, 'status written');
-    return true;
+    return { written: true };
   }
 }

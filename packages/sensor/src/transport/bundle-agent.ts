@@ -40,6 +40,11 @@ export interface BundleAgentOptions {
   sensorVersion?: string;
   /** Wait between reconnect attempts (default 1000 ms). */
   reconnectTimeWaitMs?: number;
+  /**
+   * Re-announce this often while connected (default 30 s): the operator treats a node it has not heard from for
+   * its stale-after period (default 120 s) as gone (docs/adr/0006-nats-kv-key-design.md, "Stale nodes").
+   */
+  announceIntervalMs?: number;
   now?: () => Date;
 }
 
@@ -63,6 +68,8 @@ export class BundleAgent {
   private bundlesKv: KV | undefined;
   private acksKv: KV | undefined;
   private notices: Subscription | undefined;
+  private nodesKv: KV | undefined;
+  private heartbeat: NodeJS.Timeout | undefined;
   /** Revision of the entry last handled per assignment key (since the last resync). */
   private readonly handledRevision = new Map<string, number>();
   /** Keys with a change notice waiting in the chain: key → the latest notice (coalesced). */
@@ -114,6 +121,7 @@ export class BundleAgent {
     if (this.stopped) return;
     this.stopped = true;
     this.notices?.unsubscribe();
+    if (this.heartbeat) clearInterval(this.heartbeat);
     await this.chain;
     await this.nc?.close();
   }
@@ -154,6 +162,12 @@ export class BundleAgent {
       }
       this.log.info({ server: this.nc.getServer() }, 'connected to NATS');
       await this.resync();
+      const every = this.opts.announceIntervalMs ?? 30_000;
+      this.heartbeat = setInterval(() => {
+        const kv = this.nodesKv;
+        if (kv && !this.stopped && !this.nc?.isClosed()) void this.announce(kv).catch((err: unknown) => this.log.debug({ err }, 're-announce failed; retried on the next beat'));
+      }, every);
+      this.heartbeat.unref();
       for await (const s of this.nc.status()) {
         if (this.stopped) break;
         if (s.type === 'reconnect') {
@@ -171,7 +185,10 @@ export class BundleAgent {
       const js = nc.jetstream();
       this.bundlesKv = await js.views.kv(BUNDLES_BUCKET, { history: BUNDLES_HISTORY });
       this.acksKv = await js.views.kv(ACKS_BUCKET);
-      await this.announce(await js.views.kv(NODES_BUCKET));
+      this.nodesKv = await js.views.kv(NODES_BUCKET);
+      await this.announce(this.nodesKv);
+      // Acks the operator removed while this node was away (it was judged stale) must be written again.
+      if (this.syncs > 0) this.acked.clear();
       for (const e of await readKv(this.acksKv, keys.acksOfNode(this.opts.node), true)) {
         const parsed = parseNodePolicyKey(e.key);
         // On the first sync of this process every policy is acked again (fresh `at`: the node is alive and

@@ -5,9 +5,10 @@ import type { KvEntry, QueuedIterator, RoKV } from 'nats';
 export async function readKv(kv: RoKV, filter = '>', ignoreDeletes = false): Promise<KvEntry[]> {
   let initialized = false;
   const holder: { w?: QueuedIterator<KvEntry> } = {};
+  // Deletes are filtered here, not by the watch: nats.js drops an ignored DEL before it checks whether that entry
+  // completed the initial state, so a filter whose last entry is a DEL never initialized and readKv hung.
   const w = await kv.watch({
     key: filter,
-    ignoreDeletes,
     initializedFn: () => {
       initialized = true;
       holder.w?.stop();
@@ -16,6 +17,6 @@ export async function readKv(kv: RoKV, filter = '>', ignoreDeletes = false): Pro
   holder.w = w;
   if (initialized) w.stop();
   const out: KvEntry[] = [];
-  for await (const e of w) out.push(e);
+  for await (const e of w) if (!ignoreDeletes || e.operation === 'PUT') out.push(e);
   return out;
 }
