@@ -219,7 +219,7 @@ function trampolinesMissing(): boolean {
 }
 
 describe('generic hook engine on kernel functions (real kernel)', () => {
-  it('syscall kprobe Override: openat of the marked file fails with EPERM (fmod_ret or kprobe override), a sibling opens', async () => {
+  it('kernel function Override: security_file_open of the marked file fails with EPERM (fmod_ret or kprobe override), a sibling opens', async () => {
     if (trampolinesMissing()) return;
     const marker = join(dir, 'override-marker');
     const other = join(dir, 'override-other');
@@ -232,16 +232,14 @@ metadata:
   name: deny-marker-open
 spec:
   kprobes:
-  - call: sys_openat
-    syscall: true
+  - call: security_file_open
+    syscall: false
     args:
     - index: 0
-      type: int
-    - index: 1
-      type: string
+      type: file
     selectors:
     - matchArgs:
-      - index: 1
+      - index: 0
         operator: Equal
         values: ["${marker}"]
       matchActions:
@@ -255,9 +253,32 @@ spec:
     using cg = new TestCgroup();
     expect(vgTry(['open', marker], cg.path).out).toBe('EPERM');
     expect(vgTry(['open', other], cg.path).out).toBe('ok');
-    expect(waitForEvent((e) => e.policyName === 'deny-marker-open')).toMatchObject({ eventKind: 'process_kprobe', action: 'Override', functionName: 'sys_openat' });
+    expect(waitForEvent((e) => e.policyName === 'deny-marker-open')).toMatchObject({ eventKind: 'process_kprobe', action: 'Override', functionName: 'security_file_open' });
     await composite.remove(bundle.version.policyUid);
     expect(vgTry(['open', marker], cg.path).out).toBe('ok');
+  });
+
+  it('Override on a function the kernel cannot override is refused with the function named', async () => {
+    if (trampolinesMissing()) return;
+    const bundle = compile(`
+apiVersion: cilium.io/v1alpha1
+kind: TracingPolicy
+metadata:
+  name: override-not-injectable
+spec:
+  kprobes:
+  - call: fd_install
+    syscall: false
+    args:
+    - index: 0
+      type: int
+    selectors:
+    - matchActions:
+      - action: Override
+        argError: -1
+`);
+    const out = await composite.apply(bundle);
+    expect(out).toMatchObject({ result: 'refused', reason: expect.stringContaining('Override on fd_install') });
   });
 
   it('kernel function Sigkill with a file arg: security_file_open of the marked file kills the opener, a sibling opens', async () => {

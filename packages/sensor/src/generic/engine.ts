@@ -198,6 +198,8 @@ export class GenericHookEngine {
 
     const reuseLinks = state?.bundle !== undefined && structureOf(state.bundle) === structureOf(bundle);
     let fresh: Instance[] = [];
+    /** ignore-marked hooks whose BTF target this kernel lacks: hook id → targets */
+    const skipped = new Map<number, string[]>();
     try {
       mkdirSync(dir, { recursive: true });
       mkdirSync(this.nodeDir, { recursive: true });
@@ -205,10 +207,17 @@ export class GenericHookEngine {
       if (!reuseLinks)
         for (const h of bundle.hooks) {
           const override = bundle.policy.mode === 'enforce' && hasAction(bundle, h.id, 'Override');
-          for (const t of instanceTargets(h)) fresh.push(this.load(h, dir, override, t));
+          for (const t of instanceTargets(h)) {
+            try {
+              fresh.push(this.load(h, dir, override, t));
+            } catch (err) {
+              if (!(h.ignoreMissing && err instanceof GenericEngineError && err.code === 'TARGET_MISSING')) throw err;
+              skipped.set(h.id, [...(skipped.get(h.id) ?? []), t ?? h.targets[0] ?? '']);
+            }
+          }
         }
       else if (!existsSync(join(dir, `vg_gen${GEN_SCHEMA_SUFFIX}`))) throw new GenericEngineError('LOAD_FAILED', `the pinned state of ${uid} is gone`);
-      if (fresh.length === 0 && bundle.hooks.length > 0 && !reuseLinks) throw new GenericEngineError('LOAD_FAILED', 'nothing to load');
+      if (fresh.length === 0 && skipped.size === 0 && bundle.hooks.length > 0 && !reuseLinks) throw new GenericEngineError('LOAD_FAILED', 'nothing to load');
       this.writeNodeMaps();
       // 2. fill the next generation
       const next = this.fillNextGeneration(dir, bundle);
@@ -245,7 +254,9 @@ export class GenericHookEngine {
     }
     this.writeBundleMeta(dir, bundle.version.contentHash);
     const hooks = statuses.map((s) => {
+      const gone = skipped.get(s.hookId);
       const inst = fresh.find((i) => i.hookId === s.hookId);
+      if (gone && !inst) return { ...s, state: 'not_attached' as const, reason: `missing here: ${gone.join(', ')}` };
       if (inst && inst.links.length === 0 && inst.missing.length > 0) return { ...s, state: 'not_attached' as const, reason: `missing here: ${inst.missing.join(', ')}` };
       if (inst && inst.missing.length > 0) return { ...s, reason: [s.reason, `missing here (ignored): ${inst.missing.join(', ')}`].filter(Boolean).join('; ') };
       return s;
@@ -386,6 +397,9 @@ export class GenericHookEngine {
       return { hookId: h.id, obj, program: progName, links: [], missing: [], ...(target ? { target } : {}) };
     } catch (err) {
       obj.close();
+      // a BTF target (function, LSM hook, tracepoint) this kernel does not have
+      if (err instanceof LibbpfError && err.errno === 3 && err.message.includes('attach target'))
+        throw new GenericEngineError('TARGET_MISSING', `${h.path} (${declaredHookName(h)}): ${target ?? h.targets[0] ?? ''} does not exist on this node (${errorText(err)})`);
       throw new GenericEngineError('LOAD_FAILED', `${h.path} (${declaredHookName(h)}) on ${mech}: ${errorText(err)}`);
     }
   }
@@ -764,7 +778,7 @@ function bareProcess(rec: HookRecord): HookEvent['process'] {
 function errorText(err: unknown): string {
   if (err instanceof LibbpfError) {
     const lines = err.libbpfLog.filter((l) => !l.startsWith('libbpf: elf:') && !l.startsWith('--') && !l.includes('failed to load object'));
-    const verdict = lines.filter((l) => /processed \d+ insns|invalid|too (large|complex)|unknown func|not allowed|failed to (load|attach)/i.test(l)).slice(-2);
+    const verdict = lines.filter((l) => /processed \d+ insns|invalid|too (large|complex)|unknown func|not (allowed|modifiable|supported)|failed to (load|attach)/i.test(l)).slice(-2);
     const log = (verdict.length > 0 ? verdict : lines.slice(-2)).join(' | ');
     return `${err.message}: ${errnoName(err.errno)}${log ? ` (${log})` : ''}`;
   }

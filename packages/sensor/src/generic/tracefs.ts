@@ -4,6 +4,8 @@
  * common_* included) and the functions kprobes may attach to (available_filter_functions / kallsyms).
  */
 import { existsSync, readFileSync } from 'node:fs';
+import { release } from 'node:os';
+import { gunzipSync } from 'node:zlib';
 import { join } from 'node:path';
 import type { NodeProfile, TracepointField, TracingPolicy } from '@vigil/policy-schema';
 
@@ -101,13 +103,33 @@ export function kernelSymbolFor(call: string): string {
 }
 
 let injectable: Set<string> | null | undefined;
+let injectionConfig: boolean | undefined | null;
+
+/** CONFIG_FUNCTION_ERROR_INJECTION of the running kernel from /proc/config.gz or /boot/config-<release>; null unknown. */
+function errorInjectionConfigured(): boolean | null {
+  if (injectionConfig !== undefined) return injectionConfig;
+  let text: string | undefined;
+  try {
+    text = gunzipSync(readFileSync('/proc/config.gz')).toString('utf8');
+  } catch {
+    try {
+      text = readFileSync(`/boot/config-${release()}`, 'utf8');
+    } catch {
+      text = undefined;
+    }
+  }
+  injectionConfig = text === undefined ? null : /^CONFIG_FUNCTION_ERROR_INJECTION=y$/m.test(text);
+  return injectionConfig;
+}
 
 /**
- * Whether `fn` may have its return value replaced (kprobe override, fmod_ret): the kernel's error-injection list
- * when debugfs shows it; otherwise what is injectable on every kernel: syscall entry points (SYSCALL_DEFINE marks
- * them) and LSM hooks (security_*, which fmod_ret also accepts). Returns the reason when it is not.
+ * Whether `fn` may have its return value replaced (kprobe override, fmod_ret), or why not: LSM hooks (security_*)
+ * always can through fmod_ret; other functions only when they are in the kernel's error-injection list (debugfs
+ * shows it; without debugfs, syscall entry points are in it exactly when CONFIG_FUNCTION_ERROR_INJECTION is set,
+ * which Debian's kernels leave unset).
  */
 export function overrideRefusal(fn: string): string | undefined {
+  if (fn.startsWith('security_')) return undefined;
   if (injectable === undefined) {
     try {
       injectable = new Set(
@@ -120,7 +142,9 @@ export function overrideRefusal(fn: string): string | undefined {
       injectable = null;
     }
   }
-  if (injectable) return injectable.has(fn) || fn.startsWith('security_') ? undefined : `Override on ${fn}: the function is not in this kernel's error-injection list, so neither kprobe override nor fmod_ret can change its return value`;
-  if (/^(__x64_|__ia32_)?sys_/.test(fn) || fn.startsWith('security_')) return undefined;
-  return `Override on ${fn}: only functions in the kernel's error-injection list can be overridden; that list is unreadable here (debugfs not mounted) and ${fn} is neither a syscall nor a security_* hook`;
+  if (injectable) return injectable.has(fn) ? undefined : `Override on ${fn}: the function is not in this kernel's error-injection list, so neither kprobe override nor fmod_ret can change its return value (security_* hooks can)`;
+  const configured = errorInjectionConfigured();
+  if (configured === true && /^(__x64_|__ia32_)?sys_/.test(fn)) return undefined;
+  if (configured === false) return `Override on ${fn}: this kernel is built without CONFIG_FUNCTION_ERROR_INJECTION, so only LSM hooks (security_*, lsmhooks) can have their return value replaced`;
+  return `Override on ${fn}: only functions in the kernel's error-injection list can be overridden; neither that list (debugfs) nor the kernel config is readable here, and ${fn} is not a security_* hook`;
 }
