@@ -251,6 +251,22 @@ struct vg_decision {
 	__u8 _pad0;
 };
 
+/* State of a SubString search (selector.h vg_substr_step). */
+struct vg_substr_state {
+	__u32 slot; /* the arg slot searched */
+	__u32 hay_len;
+	__u32 clen; /* the clause's length: needles are {u16 len, bytes, pad 4} from offset `at` */
+	__u32 count; /* needles */
+	__u32 k; /* current needle */
+	__u32 at; /* its offset in the clause */
+	__u32 needle_len; /* its length, once loaded */
+	__u32 loaded;
+	__u32 pos; /* candidate start in the value */
+	__u32 i; /* bytes of the needle matched at pos */
+	__u32 icase;
+	__u32 found;
+};
+
 /* Per-CPU work area: the event being built (arg values live in it), lookup keys, per-slot side values. */
 #define VG_CLAUSE_BUF 4096
 struct vg_gen_scratch {
@@ -263,11 +279,12 @@ struct vg_gen_scratch {
 	__u32 is_return;
 	__u32 user;
 	__u32 tgid;
-	__u32 expr; /* vg_clause_g met a CelExpr clause */
+	__u32 expr; /* vg_arg_clause_g met a CelExpr clause */
 	__u32 sel_at; /* offset of the deciding selector */
 	__u32 sel_expr; /* the deciding selector has a CelExpr clause */
 	__u32 _pad0;
 	struct vg_decision dec; /* written by vg_act_g */
+	struct vg_substr_state sub;
 	__u64 raw[VG_HOOK_ARG_SLOTS]; /* the raw value of each slot (int value, pointer) */
 	__u64 aux[VG_HOOK_ARG_SLOTS]; /* file-like args: i_mode of the inode */
 	union {

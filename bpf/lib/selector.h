@@ -25,6 +25,8 @@
 #define VG_MAX_CLAUSES 64 /* clauses per selector the interpreter walks (4096-byte programs hold fewer) */
 #define VG_MAX_VALUES 64 /* VG_LIMIT_MAX_VALUES_PER_MATCH_ARG */
 #define VG_PROG_HDR 12
+/* Steps of the substring search: every needle (≤ 64) at every start (≤ 256) compared byte by byte (≤ 255). */
+#define VG_SUBSTR_STEPS (1U << 22)
 
 #define VG_INIT_IPC_INO 0xEFFFFFFFU
 #define VG_INIT_UTS_INO 0xEFFFFFFEU
@@ -41,20 +43,6 @@ struct vg_rev_ctx {
 	__u32 len;
 };
 
-struct vg_substr_ctx {
-	const __u8 *hay;
-	const __u8 *needle;
-	const __u8 *c; /* the clause */
-	__u32 hay_len;
-	__u32 needle_len;
-	__u32 icase;
-	__u32 found;
-	__u32 match;
-	__u32 pos;
-	__u32 at; /* offset of the next needle in the clause */
-	__u32 clen;
-	__u32 count;
-};
 
 struct vg_vals_ctx {
 	const __u8 *c;
@@ -67,7 +55,6 @@ struct vg_vals_ctx {
 
 union vg_loop_ctx {
 	struct vg_rev_ctx rev;
-	struct vg_substr_ctx sub;
 	struct vg_vals_ctx vals;
 };
 
@@ -173,79 +160,77 @@ static __always_inline __u8 vg_lower(__u8 c)
 	return (c >= 'A' && c <= 'Z') ? c + 32 : c;
 }
 
-static long vg_substr_ch(__u32 i, void *data)
+/*
+ * One step of the substring search: load a needle, compare one byte, move on. One flat callback (no nested
+ * bpf_loop, for 6.1's combined stack limit) whose state lives in the per-CPU scratch, not on the stack: the
+ * verifier does not track map memory, so it checks the step once instead of once per counter value.
+ */
+static long vg_substr_step(__u32 j, void *data)
 {
-	struct vg_substr_ctx *x = data;
+	struct vg_gen_scratch *s;
+	struct vg_substr_state *x;
+	__u32 zero = 0, slot;
 	__u8 a = 0, b = 0;
-
-	if (i >= x->needle_len)
-		return 1;
-	bpf_probe_read_kernel(&a, 1, x->hay + ((x->pos + i) & 511));
-	bpf_probe_read_kernel(&b, 1, x->needle + (i & 4095));
-	if (x->icase)
-		a = vg_lower(a);
-	if (a != b) {
-		x->match = 0;
-		return 1;
-	}
-	return 0;
-}
-
-static long vg_substr_at(__u32 pos, void *data)
-{
-	struct vg_substr_ctx *x = data;
-
-	if (pos + x->needle_len > x->hay_len)
-		return 1;
-	x->pos = pos;
-	x->match = 1;
-	bpf_loop(VG_SZ_STRING_KEY, vg_substr_ch, x, 0);
-	if (x->match) {
-		x->found = 1;
-		return 1;
-	}
-	return 0;
-}
-
-static long vg_substr_needle(__u32 k, void *data)
-{
-	struct vg_substr_ctx *x = data;
-	__u32 at = x->at;
 	__u16 n = 0;
 
-	if (k >= x->count || at + 2 > x->clen)
+	s = bpf_map_lookup_elem(&vg_gen_scratch, &zero);
+	if (!s)
 		return 1;
-	vg_bound(at, 4095);
-	bpf_probe_read_kernel(&n, 2, x->c + at);
-	x->needle = x->c + ((at + 2) & 4095);
-	x->needle_len = n;
-	if (n == 0) {
+	x = &s->sub;
+	if (x->k >= x->count || x->at + 2 > x->clen)
+		return 1;
+	if (!x->loaded) {
+		bpf_probe_read_kernel(&n, 2, s->clause + (x->at & 4095));
+		if (n == 0) {
+			x->found = 1;
+			return 1;
+		}
+		x->needle_len = n;
+		x->pos = 0;
+		x->i = 0;
+		x->loaded = 1;
+		return 0;
+	}
+	if (x->i >= x->needle_len) {
 		x->found = 1;
 		return 1;
 	}
-	bpf_loop(VG_HOOK_ARG_BYTES, vg_substr_at, x, 0);
-	if (x->found)
+	if (x->pos + x->needle_len > x->hay_len) { /* this needle is not in the value: next needle */
+		x->at += (2 + x->needle_len + 3) & ~3U;
+		x->k++;
+		x->loaded = 0;
+		return 0;
+	}
+	slot = x->slot;
+	if (slot >= VG_HOOK_ARG_SLOTS)
 		return 1;
-	x->at = at + ((2 + n + 3) & ~3U);
+	bpf_probe_read_kernel(&a, 1, s->ev.args[slot].data + ((x->pos + x->i) & 255));
+	bpf_probe_read_kernel(&b, 1, s->clause + ((x->at + 2 + x->i) & 4095));
+	if (x->icase)
+		a = vg_lower(a);
+	if (a == b) {
+		x->i++;
+	} else {
+		x->pos++;
+		x->i = 0;
+	}
 	return 0;
 }
 
-/* SubString / SubStringIgnCase: any needle (value_count × {u16 len, bytes, pad 4}) inside the value. */
-static __always_inline int vg_substr_any(struct vg_eval *e, const __u8 *c, __u32 clen, __u32 count, const __u8 *hay,
-					 __u32 hay_len, int icase)
+/* SubString / SubStringIgnCase: any needle (value_count × {u16 len, bytes, pad 4}) inside the value of `slot`. */
+static __always_inline int vg_substr_any(struct vg_eval *e, __u32 clen, __u32 count, __u32 slot, __u32 hay_len, int icase)
 {
-	struct vg_substr_ctx *x = &e->lc.sub;
+	struct vg_substr_state *x = &e->s->sub;
 
 	__builtin_memset(x, 0, sizeof(*x));
-	x->hay = hay;
+	x->slot = slot;
 	x->hay_len = hay_len;
 	x->icase = icase;
-	x->c = c;
 	x->clen = clen;
 	x->count = count;
 	x->at = VG_PROG_HDR;
-	bpf_loop(VG_MAX_VALUES, vg_substr_needle, x, 0);
-	return x->found;
+	bpf_loop(VG_SUBSTR_STEPS, vg_substr_step, NULL, 0);
+	return e->s->sub.found;
 }
 
 enum vg_vals_mode {
@@ -437,7 +422,7 @@ static __always_inline int vg_arg_clause(struct vg_eval *e, const __u8 *c, __u32
 		any = vg_prefix_in(e, vg_c32(c, VG_PROG_HDR), a->data, a->len, vk == VG_VAL_POSTFIX_SET);
 		return (op == VG_OP_NOT_PREFIX || op == VG_OP_NOT_POSTFIX) ? !any : any;
 	case VG_VAL_SUBSTR:
-		return vg_substr_any(e, c, clen, count, a->data, a->len, op == VG_OP_SUB_STRING_IGN_CASE);
+		return vg_substr_any(e, clen, count, slot, a->len, op == VG_OP_SUB_STRING_IGN_CASE);
 	case VG_VAL_CIDR:
 		if (!vg_is_sock_type(a->type))
 			return 0;
@@ -699,15 +684,16 @@ static __always_inline int vg_capabilities_clause(struct vg_eval *e, const __u8 
 /* ---- the walk ---- */
 
 /*
- * Evaluates the clause copied into s->clause (clen bytes). A global function: checked once by the verifier,
- * whatever the state of its callers. Returns 1 when the clause matches.
+ * Evaluate the clause copied into s->clause (clen bytes): vg_arg_clause_g for arg / data / return_arg clauses,
+ * vg_proc_clause_g for the process clauses. Global functions: each is checked once by the verifier, whatever the
+ * state of its callers, and each keeps a small stack frame (6.1 limits the whole call chain to 512 bytes).
+ * Return 1 when the clause matches.
  */
-__attribute__((noinline)) int vg_clause_g(__u32 gen, __u32 clen)
+__attribute__((noinline)) int vg_arg_clause_g(__u32 gen, __u32 clen)
 {
 	struct vg_gen_scratch *s;
 	struct vg_eval e = {};
 	__u32 zero = 0;
-	__u8 *c;
 	int ok;
 
 	s = bpf_map_lookup_elem(&vg_gen_scratch, &zero);
@@ -715,37 +701,42 @@ __attribute__((noinline)) int vg_clause_g(__u32 gen, __u32 clen)
 		return 0;
 	e.s = s;
 	e.gen = gen;
+	ok = vg_arg_clause(&e, s->clause, clen);
+	if (e.expr)
+		s->expr = 1;
+	return ok;
+}
+
+__attribute__((noinline)) int vg_proc_clause_g(__u32 gen)
+{
+	struct vg_gen_scratch *s;
+	struct vg_eval e = {};
+	__u32 zero = 0;
+	__u8 *c;
+
+	s = bpf_map_lookup_elem(&vg_gen_scratch, &zero);
+	if (!s)
+		return 0;
+	e.s = s;
+	e.gen = gen;
 	e.tgid = s->tgid;
 	e.proc = bpf_map_lookup_elem(&vg_procs, &e.tgid);
 	c = s->clause;
 	switch (c[0]) {
-	case VG_CLAUSE_ARG:
-	case VG_CLAUSE_DATA:
-	case VG_CLAUSE_RETURN_ARG:
-		ok = vg_arg_clause(&e, c, clen);
-		break;
 	case VG_CLAUSE_PIDS:
-		ok = vg_pids_clause(&e, c);
-		break;
+		return vg_pids_clause(&e, c);
 	case VG_CLAUSE_BINARIES:
-		ok = vg_binaries_clause(&e, c, 0);
-		break;
+		return vg_binaries_clause(&e, c, 0);
 	case VG_CLAUSE_PARENT_BINARIES:
-		ok = vg_binaries_clause(&e, c, 1);
-		break;
+		return vg_binaries_clause(&e, c, 1);
 	case VG_CLAUSE_NAMESPACES:
-		ok = vg_namespaces_clause(&e, c);
-		break;
+		return vg_namespaces_clause(&e, c);
 	case VG_CLAUSE_CAPABILITIES:
-		ok = vg_capabilities_clause(&e, c);
-		break;
-	default: /* namespace_changes, capability_changes, unknown kinds */
-		vg_unsupported();
-		ok = 0;
+		return vg_capabilities_clause(&e, c);
 	}
-	if (e.expr)
-		s->expr = 1;
-	return ok;
+	/* namespace_changes, capability_changes, unknown kinds */
+	vg_unsupported();
+	return 0;
 }
 
 struct vg_walk {
@@ -831,8 +822,12 @@ static long vg_walk_step(__u32 i, void *data)
 	bpf_probe_read_kernel(s->clause, clen, w->prog + off);
 	w->off = off + clen;
 	w->left--;
-	if (vg_clause_g(w->gen, clen))
+	if (s->clause[0] == VG_CLAUSE_ARG || s->clause[0] == VG_CLAUSE_DATA || s->clause[0] == VG_CLAUSE_RETURN_ARG) {
+		if (vg_arg_clause_g(w->gen, clen))
+			return 0;
+	} else if (vg_proc_clause_g(w->gen)) {
 		return 0;
+	}
 miss:
 	w->sel++;
 	w->started = 0;
