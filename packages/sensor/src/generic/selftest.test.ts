@@ -224,6 +224,14 @@ describe('generic selector interpreter (real kernel)', () => {
     expectNoMatch([5]);
   });
 
+  it('matchData reads data[] values into the data slots and filters on them', () => {
+    use(hook('[{index: 0, type: int}]', '    - matchData:\n      - {index: 2, operator: Equal, values: ["5"]}\n', '    data: [{index: 2, type: int}]\n'));
+    const ev = expectMatch([1, 0, 5]);
+    expect(ev.args[7]?.data.readBigInt64LE(0)).toBe(5n);
+    expect(ev.args[7]?.source).toBe(3);
+    expectNoMatch([1, 0, 6]);
+  });
+
   it('CelExpr leaves the decision to user space: the event is flagged and nothing is enforced', () => {
     use(hook('[{index: 0, type: int}]', '    - matchArgs:\n      - {index: 0, operator: CelExpr, values: ["arg0 > 3"]}\n      matchActions:\n      - action: Override\n        argError: -1\n'));
     const before = h.stats();
