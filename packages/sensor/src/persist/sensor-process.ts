@@ -62,7 +62,7 @@ export class SensorProcess {
   }
 
   /** Resolves once `pred` holds (checked on every output line), rejects after `timeoutMs` or if the sensor exits. */
-  async waitFor(what: string, pred: () => boolean, timeoutMs = 30_000): Promise<void> {
+  async waitFor(what: string, pred: () => boolean, timeoutMs = process.env.VIGIL_IN_GUEST === '1' ? 300_000 : 30_000): Promise<void> {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
       if (pred()) return;
