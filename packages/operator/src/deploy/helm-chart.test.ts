@@ -11,6 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parse, parseAllDocuments } from 'yaml';
+import { OPERATOR_HELP } from '../cli/operator-command.js';
 
 const ROOT = fileURLToPath(new URL('../../../../', import.meta.url));
 const CHART = join(ROOT, 'charts', 'vigil');
@@ -116,7 +117,17 @@ describe('charts/vigil', () => {
     expect(c['securityContext']).toMatchObject({ privileged: false, capabilities: { drop: ['ALL'], add: ['BPF', 'PERFMON', 'SYS_ADMIN', 'SYS_RESOURCE'] } });
     const paths = (pod['volumes'] as Doc[]).map((v) => v['hostPath']?.path);
     expect(paths).toEqual(expect.arrayContaining(['/sys/fs/bpf', '/sys/kernel/tracing', '/sys/kernel/btf', '/sys/fs/cgroup', '/var/lib/vigil/sensor']));
-    expect(c['args']).toEqual(['--nats=nats://nats.nats.svc:4222', '--node-name=$(NODE_NAME)', '--state-dir=/var/lib/vigil/sensor']);
+    expect(c['args']).toEqual(['--nats=nats://nats.nats.svc:4222', '--node-name=$(NODE_NAME)', '--state-dir=/var/lib/vigil/sensor', '--nats-events=protobuf']);
+  });
+
+  it('passes only options the binaries accept', () => {
+    const flags = (args: string[]): string[] => args.map((a) => a.replace(/=.*$/, ''));
+    const op = (find('Deployment', 'vigil-operator')['spec'].template.spec.containers as Doc[])[0] as Doc;
+    for (const f of flags(op['args'] as string[])) expect(OPERATOR_HELP).toContain(`${f} `);
+    const sensorCli = join(ROOT, 'packages/sensor/dist/cli.js');
+    const help = spawnSync(process.execPath, [sensorCli, 'run', '--help'], { encoding: 'utf8', timeout: 30_000 }).stdout;
+    const ds = (find('DaemonSet', 'vigil-sensor')['spec'].template.spec.containers as Doc[])[0] as Doc;
+    for (const f of flags(ds['args'] as string[])) expect(help).toContain(`${f} `);
   });
 
   it('runs two operator replicas with leader election, unprivileged', () => {
