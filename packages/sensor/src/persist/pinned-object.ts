@@ -67,6 +67,11 @@ export interface PinnedObjectOptions {
   onReport?: (r: PersistReport) => void;
   /** CLOCK_REALTIME ns, for the checkpoint */
   now?: () => bigint;
+  /**
+   * Checkpoint period after commit (default 10 s, 0: only at commit and close): a crash then counts as
+   * lost_while_down only the losses of the last period before it, not those the running sensor already saw.
+   */
+  checkpointEveryMs?: number;
 }
 
 interface Previous {
@@ -164,6 +169,7 @@ export class PinnedObject {
   private closed = false;
   private oldMeta: ObjectMeta | undefined;
   private external: ReadonlyMap<string, string> = new Map();
+  private timer: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly obj: BpfObject,
@@ -266,6 +272,17 @@ export class PinnedObject {
       }
       this.previous = [];
       this.checkpoint();
+      const every = this.o.checkpointEveryMs ?? 10_000;
+      if (every > 0) {
+        this.timer = setInterval(() => {
+          try {
+            this.checkpoint();
+          } catch {
+            /* the next one, or the one at close */
+          }
+        }, every);
+        this.timer.unref();
+      }
     }
     const report: PersistReport = {
       unitDir: this.o.unitDir,
@@ -297,6 +314,7 @@ export class PinnedObject {
   /** Before the object closes: last checkpoint, then frees the second instance (its links stay pinned). */
   close(): void {
     if (this.closed) return;
+    if (this.timer) clearInterval(this.timer);
     try {
       this.checkpoint();
     } catch {
