@@ -1,9 +1,10 @@
 #!/usr/bin/env node
 // The enforcement conformance table (docs/enforcement-matrix.md), reproducibly:
 //
-//   node tools/enforcement-matrix/cli.js run [--kernels host,debian-6.1,debian-6.12]
-//       runs packages/sensor/src/generic/conformance.test.ts on each kernel (guests through the kernel matrix,
-//       under /tmp/matrix.lock) and stores each kernel's result in tools/enforcement-matrix/results/<kernel>.json
+//   node tools/enforcement-matrix/cli.js run [--kernels host,debian-6.1,debian-6.12] [--with test1,test2]
+//       runs packages/sensor/src/generic/conformance.test.ts (and the --with tests, in the same guest boot) on each
+//       kernel (guests through the kernel matrix, under /tmp/matrix.lock) and stores each kernel's result in
+//       tools/enforcement-matrix/results/<kernel>.json
 //   node tools/enforcement-matrix/cli.js render
 //       writes docs/enforcement-matrix.md from the stored results
 //
@@ -32,12 +33,13 @@ export const EVIDENCE = {
   lsm: ['packages/sensor/src/generic/lsm.test.ts'],
 };
 
-function run(kernels) {
+/** `extra`: more test files run in the same jest session (one guest boot): the behavioural tests EVIDENCE names. */
+function run(kernels, extra = []) {
   mkdirSync(RESULTS, { recursive: true });
   let failed = false;
   for (const k of kernels) {
     const out = join(RESULTS, `${k}.json`);
-    const jest = ['node', '--experimental-vm-modules', '--no-warnings=ExperimentalWarning', 'node_modules/jest/bin/jest.js', '--runInBand', TEST, '-t', 'real kernel'];
+    const jest = ['node', '--experimental-vm-modules', '--no-warnings=ExperimentalWarning', 'node_modules/jest/bin/jest.js', '--runInBand', TEST, ...extra, '-t', 'real kernel'];
     const env = { ...process.env, VIGIL_CONFORMANCE_OUT: out };
     const r = k === 'host'
       ? spawnSync(jest[0], jest.slice(1), { cwd: REPO, stdio: 'inherit', env })
@@ -133,10 +135,11 @@ function render() {
 const [cmd, ...args] = process.argv.slice(2);
 if (cmd === 'run') {
   const i = args.indexOf('--kernels');
-  process.exitCode = run(i >= 0 ? (args[i + 1] ?? '').split(',').filter(Boolean) : KERNELS);
+  const w = args.indexOf('--with');
+  process.exitCode = run(i >= 0 ? (args[i + 1] ?? '').split(',').filter(Boolean) : KERNELS, w >= 0 ? (args[w + 1] ?? '').split(',').filter(Boolean) : []);
 } else if (cmd === 'render') {
   process.exitCode = render();
 } else {
-  process.stderr.write('usage: cli.js run [--kernels host,debian-6.1,debian-6.12] | cli.js render\n');
+  process.stderr.write('usage: cli.js run [--kernels host,debian-6.1,debian-6.12] [--with test,...] | cli.js render\n');
   process.exitCode = 2;
 }
