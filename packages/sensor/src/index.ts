@@ -42,3 +42,9 @@ export { parseCgroupPath, splitContainerId } from './identity/cgroup-path.js';
 export type { CgroupIdentity, ContainerRuntime } from './identity/cgroup-path.js';
 export { PinnedIdentityMap, identityPinPath } from './identity/map.js';
 export { IDENTITY_ALL_PODS, IDENTITY_PIN_NAME, identityKey } from './identity/abi.js';
+
+// Enforcement engine: per-mechanism routing and the in-kernel selector engine (issue #7)
+export { CompositeApplier, formatHookStatus, policyState, routeHook } from './enforce/composite.js';
+export type { GenericApplier } from './enforce/composite.js';
+export { GenericEngineError, GenericHookEngine } from './generic/engine.js';
+export type { GenericEngineErrorCode, GenericHookEngineOptions } from './generic/engine.js';
