@@ -31,6 +31,8 @@ import { BpfLink, BpfObject, LibbpfError, MapFlags, MapType, MappedRingBuffer, R
 import { cgroupIdOfPid } from '../mechanisms/cgroup.js';
 import type { ApplyOutcome } from '../transport/applier.js';
 import { encodeToken, type HookStatus } from '../transport/protocol.js';
+import { PROCS_SCHEMA } from '../abi/layout.js';
+import { identityPinPath } from '../identity/map.js';
 import { decodeHookRecord, hookEventOf, isHookRecord, type HookInfo, type HookRecord } from './decode.js';
 import { expandGeneratedList, kernelSymbolFor, overrideRefusal } from './tracefs.js';
 
@@ -389,7 +391,8 @@ export class GenericHookEngine {
         const base = m.name;
         if (POLICY_MAPS.includes(base)) m.setPinPath(join(dir, `${base}${GEN_SCHEMA_SUFFIX}`));
         else if (NODE_MAPS.includes(base)) m.setPinPath(join(this.nodeDir, `${base}${GEN_SCHEMA_SUFFIX}`));
-        else if (base === 'vg_procs') m.setPinPath(join(this.opts.pinRoot, 'state', 'vg_procs_v1'));
+        else if (base === 'vg_procs') m.setPinPath(join(this.opts.pinRoot, 'state', `vg_procs_v${PROCS_SCHEMA}`)); // the lifecycle sensor's
+        else if (base === 'vg_identity') m.setPinPath(identityPinPath(this.opts.pinRoot)); // pod/container sets (identity/)
       }
       obj.map('vg_events').setMaxEntries(this.opts.ringBytes ?? 4 * 1024 * 1024);
       mkdirSync(join(this.opts.pinRoot, 'state'), { recursive: true });
