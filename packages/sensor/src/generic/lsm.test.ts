@@ -124,6 +124,8 @@ describe('LSM hooks through the generic engine (real kernel)', () => {
     using cg = new TestCgroup();
     expect(vgTry(['connect', '127.0.0.77', '9000'], cg.path).out).toBe('EPERM');
     expect(vgTry(['connect', '127.0.0.1', '9'], cg.path).out).not.toBe('EPERM');
+    const ev = waitFor((e) => e.policyName === 'lsm-connect');
+    expect(ev?.args).toEqual(expect.arrayContaining([expect.objectContaining({ kind: 'sockaddr_arg', family: 'AF_INET', addr: '127.0.0.77', port: 9000 })]));
     await composite.remove(bundle.version.policyUid);
   });
 
