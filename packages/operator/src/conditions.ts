@@ -3,6 +3,9 @@
 import type { ConditionType, NodeFailure, PolicyCondition, PolicyIssue, TracingPolicyStatus } from '@vigil/policy-schema';
 import type { Ack } from '@vigil/sensor';
 
+/** What status needs of an ack (the operator keeps only this of the 100,000 acks of 1,000 policies x 100 nodes). */
+export type AckSummary = Pick<Ack, 'contentHash' | 'result' | 'reason'>;
+
 /** Failing nodes listed in status (the counts cover all of them). */
 export const MAX_LISTED_FAILURES = 10;
 
@@ -14,7 +17,7 @@ export interface PolicyFacts {
   /** Nodes that should run the policy, with the content hash planned for each (undefined: compile failed). */
   targets: ReadonlyMap<string, { contentHash: string } | { compileFailure: { reason: string; message: string } }>;
   /** Latest ack per node for this policy. */
-  acks: ReadonlyMap<string, Ack>;
+  acks: ReadonlyMap<string, AckSummary>;
 }
 
 interface Cond {

@@ -1,6 +1,7 @@
 // What the sensors said, mirrored from NATS KV: announces (vigil-nodes) and acks (vigil-acks). Watches restart on
 // every reconnect, so a NATS restart costs a re-read, never a missed ack.
 import type { Logger } from 'pino';
+import type { AckSummary } from './conditions.js';
 import { StringCodec, type KvEntry, type NatsConnection, type QueuedIterator } from 'nats';
 import { ACKS_BUCKET, NODES_BUCKET, parseNodeKey, parseNodePolicyKey, readKv, type Ack, type Announce } from '@vigil/sensor';
 
@@ -10,8 +11,9 @@ export class SensorState {
   readonly announces = new Map<string, Announce>();
   /** node → when this process last heard its announce (performance.now() ms; estimated from the entry's age at start). */
   readonly lastHeard = new Map<string, number>();
-  /** policy uid → node → latest ack. */
-  readonly acks = new Map<string, Map<string, Ack>>();
+  /** policy uid → node → latest ack (what status needs of it; content hashes shared between nodes). */
+  readonly acks = new Map<string, Map<string, AckSummary>>();
+  private readonly hashes = new Map<string, string>();
   private watches: QueuedIterator<KvEntry>[] = [];
   private stopped = false;
 
@@ -96,7 +98,15 @@ export class SensorState {
     if (!np || np.kind !== 'ack') return;
     let m = this.acks.get(np.policyUid);
     if (!m) this.acks.set(np.policyUid, (m = new Map()));
-    if (e.operation === 'PUT') m.set(np.node, JSON.parse(sc.decode(e.value)) as Ack);
+    if (e.operation === 'PUT') {
+      const a = JSON.parse(sc.decode(e.value)) as Ack;
+      let contentHash = this.hashes.get(a.contentHash);
+      if (contentHash === undefined) {
+        if (this.hashes.size >= 100_000) this.hashes.clear(); // only sharing is lost
+        this.hashes.set(a.contentHash, (contentHash = a.contentHash));
+      }
+      m.set(np.node, { contentHash, result: a.result, reason: a.reason });
+    }
     else m.delete(np.node);
     this.onAck(np.policyUid, np.node);
   }

@@ -3,7 +3,10 @@
 // period their announce and acks are gone from NATS, and a sensor that comes back is counted again.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { connect, type KV, type NatsConnection } from 'nats';
-import { ACKS_BUCKET, keys, NODES_BUCKET, readKv, BUNDLES_BUCKET } from '@vigil/sensor';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ACKS_BUCKET, BUNDLES_BUCKET, keys, NODES_BUCKET, readKv, RecordingApplier } from '@vigil/sensor';
 import type { PolicyObject } from './policy-ref.js';
 import { eventually, policyBody, startSystem, type System } from '../test-support.js';
 
@@ -17,6 +20,7 @@ describe('stale nodes (operator + nats-server + test API server)', () => {
   let nodesKv: KV;
   let acksKv: KV;
   let bundlesKv: KV;
+  const dirs: string[] = [];
   beforeAll(async () => {
     sys = await startSystem();
     for (const n of ['live.example', 'quiet.example', 'deleted.example']) await sys.addNode(n);
@@ -30,6 +34,7 @@ describe('stale nodes (operator + nats-server + test API server)', () => {
   afterAll(async () => {
     await nc.close();
     await sys.stop();
+    for (const d of dirs) rmSync(d, { recursive: true, force: true });
   });
   const get = async (): Promise<PolicyObject> => (await sys.custom.getClusterCustomObject({ ...G, name: 'stale' })) as PolicyObject;
   const nodesStatus = (want: { desired: number; applied: number }, what: string): Promise<PolicyObject> =>
@@ -42,7 +47,9 @@ describe('stale nodes (operator + nats-server + test API server)', () => {
   it('a silent sensor and a deleted Node stop counting; their announce and acks go after the grace period; a returning sensor counts again', async () => {
     const beat = { announceIntervalMs: BEAT_MS };
     await sys.startSensor('live.example', undefined, beat);
-    const quiet = await sys.startSensor('quiet.example', undefined, beat);
+    const quietState = mkdtempSync(join(tmpdir(), 'vigil-quiet-'));
+    dirs.push(quietState);
+    const quiet = await sys.startSensor('quiet.example', undefined, { ...beat, stateDir: quietState });
     const deleted = await sys.startSensor('deleted.example', undefined, beat);
     await sys.custom.createClusterCustomObject({ ...G, body: policyBody('stale', 22) });
     const uid = (await nodesStatus({ desired: 3, applied: 3 }, '3/3 Ready')).metadata?.uid ?? '';
@@ -69,9 +76,15 @@ describe('stale nodes (operator + nats-server + test API server)', () => {
     expect(await present(acksKv, keys.ack('live.example', uid))).toBe(true);
     expect((await readKv(nodesKv, 'node.>', true)).map((e) => e.key)).toEqual([keys.node('live.example')]);
 
-    // The quiet sensor comes back (same node, new process): announced, assigned, applied, counted again.
-    await sys.startSensor('quiet.example', undefined, beat);
-    const back = await nodesStatus({ desired: 2, applied: 2 }, 'the returning node counted again');
-    expect(back.status?.nodes?.summary).toBe('2/2');
+    // The quiet sensor comes back (same node and state directory, new process): it enforces its stored bundle at
+    // once, is announced, re-planned and counted again, and never removes the policy in between although its
+    // assignment had been tombstoned.
+    const applier = new RecordingApplier();
+    const back = await sys.startSensor('quiet.example', applier, { ...beat, stateDir: quietState });
+    const ready = await nodesStatus({ desired: 2, applied: 2 }, 'the returning node counted again');
+    expect(ready.status?.nodes?.summary).toBe('2/2');
+    await back.agent.idle();
+    expect(applier.calls).toEqual([{ op: 'apply', policyUid: uid, generation: 1, contentHash: expect.any(String) }]);
+    expect(applier.active.has(uid)).toBe(true);
   }, 60_000);
 });

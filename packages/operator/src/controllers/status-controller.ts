@@ -4,8 +4,8 @@
 import type { CustomObjectsApi } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import type { PolicyIssue } from '@vigil/policy-schema';
-import type { Ack, Assignment } from '@vigil/sensor';
-import { nextStatus, sameJson, type PolicyFacts } from '../conditions.js';
+import type { Assignment } from '@vigil/sensor';
+import { nextStatus, sameJson, type AckSummary, type PolicyFacts } from '../conditions.js';
 import type { Plan } from '../compile-and-publish/plan.js';
 import { CLUSTER_PLURAL, GROUP, NAMESPACED_PLURAL, VERSION, type PolicyObject } from './policy-ref.js';
 
@@ -13,7 +13,7 @@ export interface StatusInputs {
   plan: Plan | undefined;
   issues: ReadonlyMap<string, PolicyIssue[]>;
   assignments(policyUid: string): ReadonlyMap<string, Assignment>;
-  acks(policyUid: string): ReadonlyMap<string, Ack> | undefined;
+  acks(policyUid: string): ReadonlyMap<string, AckSummary> | undefined;
 }
 
 /** What reconcile did: wrote, found nothing to write, or held back a progress update until `retryAfterMs`. */

@@ -70,6 +70,13 @@ export class BundleAgent {
   private notices: Subscription | undefined;
   private nodesKv: KV | undefined;
   private heartbeat: NodeJS.Timeout | undefined;
+  /**
+   * The operator had declared this node gone (its announce was deleted) when this resync began: it tombstoned the
+   * node's assignments and will re-plan it now that it announced again. Until REPLAN_WAIT_MS have passed, removals
+   * wait (deferredRemovals) so the bundles this node enforces do not go and come back.
+   */
+  private replanTimer: NodeJS.Timeout | undefined;
+  private readonly deferredRemovals = new Set<string>();
   /** Revision of the entry last handled per assignment key (since the last resync). */
   private readonly handledRevision = new Map<string, number>();
   /** Keys with a change notice waiting in the chain: key → the latest notice (coalesced). */
@@ -122,6 +129,7 @@ export class BundleAgent {
     this.stopped = true;
     this.notices?.unsubscribe();
     if (this.heartbeat) clearInterval(this.heartbeat);
+    if (this.replanTimer) clearTimeout(this.replanTimer);
     await this.chain;
     await this.nc?.close();
   }
@@ -186,6 +194,8 @@ export class BundleAgent {
       this.bundlesKv = await js.views.kv(BUNDLES_BUCKET, { history: BUNDLES_HISTORY });
       this.acksKv = await js.views.kv(ACKS_BUCKET);
       this.nodesKv = await js.views.kv(NODES_BUCKET);
+      const before = await this.nodesKv.get(keys.node(this.opts.node));
+      if (this.lastSeen.size > 0 && (!before || before.operation !== 'PUT')) this.awaitReplan();
       await this.announce(this.nodesKv);
       // Acks the operator removed while this node was away (it was judged stale) must be written again.
       if (this.syncs > 0) this.acked.clear();
@@ -264,7 +274,7 @@ export class BundleAgent {
   private finishSync(seen: ReadonlySet<string>): Promise<void> {
     return (async () => {
       // Policies the operator removed while we were away and whose tombstones are gone from history.
-      for (const uid of [...this.lastSeen.keys()]) if (!seen.has(uid) && !this.noticedThisSync.has(uid)) await this.removePolicy(uid);
+      for (const uid of [...this.lastSeen.keys()]) if (!seen.has(uid) && !this.noticedThisSync.has(uid)) await this.removeOrDefer(uid);
       this.syncs++;
       for (const w of this.syncWaiters.splice(0)) w();
     })();
@@ -289,9 +299,10 @@ export class BundleAgent {
   private async handle(e: KvEntry, uid: string): Promise<void> {
     if (this.stopped) return;
     if (e.operation !== 'PUT') {
-      await this.removePolicy(uid);
+      await this.removeOrDefer(uid);
       return;
     }
+    this.deferredRemovals.delete(uid);
     const a = JSON.parse(sc.decode(e.value)) as Assignment;
     const prev = this.lastSeen.get(uid);
     if (prev && prev.assignment.contentHash === a.contentHash && prev.outcome.result === 'applied') {
@@ -346,6 +357,29 @@ export class BundleAgent {
     }
   }
 
+  private awaitReplan(): void {
+    if (this.replanTimer) clearTimeout(this.replanTimer);
+    this.log.info({ waitMs: REPLAN_WAIT_MS }, 'the operator had removed this node; removals wait for it to re-plan the node');
+    this.replanTimer = setTimeout(() => {
+      this.replanTimer = undefined;
+      this.enqueue(async () => {
+        // Whatever the operator did not assign again by now is really gone.
+        for (const uid of [...this.deferredRemovals]) {
+          this.deferredRemovals.delete(uid);
+          const e = await this.bundlesKv?.get(keys.assignment(this.opts.node, uid));
+          if (e && e.operation === 'PUT') await this.handleEntry(e, uid);
+          else await this.removePolicy(uid);
+        }
+      });
+    }, REPLAN_WAIT_MS);
+    this.replanTimer.unref();
+  }
+
+  private async removeOrDefer(uid: string): Promise<void> {
+    if (this.replanTimer && this.lastSeen.has(uid)) this.deferredRemovals.add(uid);
+    else await this.removePolicy(uid);
+  }
+
   private async removePolicy(uid: string): Promise<void> {
     if (!this.lastSeen.has(uid) && !this.acked.has(uid)) return;
     await this.opts.applier.remove(uid);
@@ -378,6 +412,9 @@ export class BundleAgent {
     this.log.debug({ policy: body.policyUid, generation: body.generation, result: body.result }, 'acked');
   }
 }
+
+/** How long a node the operator had removed waits for new assignments before removing what it enforces. */
+const REPLAN_WAIT_MS = 30_000;
 
 /** Reads of a noticed key before the bucket's current value is taken as it is (5, 10, 20, 40 ms apart). */
 const NOTICE_READ_TRIES = 5;
