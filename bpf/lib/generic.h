@@ -168,7 +168,12 @@ struct vg_grammar_types {
 struct vg_generic_abi_types vg_generic_abi_anchor SEC(".data.abi");
 struct vg_grammar_types vg_grammar_anchor SEC(".data.abi");
 
-/* Inner maps: same type, key and value sizes as bundle.ts MAP_SPECS; max_entries of a real inner map may differ. */
+/*
+ * Inner maps: same type, key and value sizes as bundle.ts MAP_SPECS; max_entries of a real inner map may differ.
+ * The template is declared by sizes, not BTF types: 6.1 compares the inner map's timer_off with the template's,
+ * and a map created with BTF has -ENOENT there while the engine's inner maps (created without BTF) have -EINVAL,
+ * so a BTF-typed template made every outer-map update fail with EINVAL on 6.1.
+ */
 #define VG_OUTER(name, ty, ksz, vty, maxe, fl)                                                                     \
 	struct {                                                                                                   \
 		__uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);                                                          \
@@ -178,8 +183,8 @@ struct vg_grammar_types vg_grammar_anchor SEC(".data.abi");
 			__uint(type, ty);                                                                          \
 			__uint(max_entries, maxe);                                                                 \
 			__uint(map_flags, fl);                                                                     \
-			__type(key, ksz);                                                                          \
-			__type(value, vty);                                                                        \
+			__uint(key_size, sizeof(ksz));                                                             \
+			__uint(value_size, sizeof(vty));                                                           \
 		});                                                                                                \
 	} name SEC(".maps")
 

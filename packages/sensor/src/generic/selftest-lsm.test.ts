@@ -18,8 +18,15 @@ import { BPF_OUT, capability, vgTry } from '../mechanisms/test-kernel.js';
 import type { CapabilityId } from '../probe/probe.js';
 import { GenericHarness } from './selftest-harness.js';
 
+/** A node like the matrix's Debian kernels: BPF LSM, trampolines and kprobes, but no kprobe override. */
+function debianProfile(): ReturnType<typeof fullNodeProfile> {
+  const p = fullNodeProfile();
+  p.mechanisms = { ...p.mechanisms, kprobeOverride: false };
+  return p;
+}
+
 function compile(spec: string): Bundle {
-  return compilePolicy(parsePolicy(`apiVersion: cilium.io/v1alpha1\nkind: TracingPolicy\nmetadata:\n  name: lsm\nspec:\n${spec}`), fullNodeProfile());
+  return compilePolicy(parsePolicy(`apiVersion: cilium.io/v1alpha1\nkind: TracingPolicy\nmetadata:\n  name: lsm\nspec:\n${spec}`), debianProfile());
 }
 
 function configure(obj: BpfObject, program: string, mechanism: number, target?: string): void {
