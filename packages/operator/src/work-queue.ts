@@ -19,7 +19,7 @@ export class WorkQueue {
   private readonly processing = new Set<string>();
   private readonly dirtyWhileProcessing = new Set<string>();
   private readonly failures = new Map<string, number>();
-  private readonly timers = new Map<string, NodeJS.Timeout>();
+  private readonly timers = new Map<string, { timer: NodeJS.Timeout; at: number }>();
   private active = 0;
   private stopped = false;
   private tokens: number;
@@ -45,16 +45,20 @@ export class WorkQueue {
     this.pump();
   }
 
-  /** Queues `key` after `ms` (or now if already due). */
+  /** Queues `key` after `ms`; a key already waiting keeps the earlier of the two times. */
   addAfter(key: string, ms: number): void {
-    if (this.stopped || this.timers.has(key)) return;
-    this.timers.set(
-      key,
-      setTimeout(() => {
-        this.timers.delete(key);
-        this.add(key);
-      }, ms),
-    );
+    if (this.stopped) return;
+    const at = performance.now() + ms;
+    const waiting = this.timers.get(key);
+    if (waiting) {
+      if (waiting.at <= at) return;
+      clearTimeout(waiting.timer);
+    }
+    const timer = setTimeout(() => {
+      this.timers.delete(key);
+      this.add(key);
+    }, ms);
+    this.timers.set(key, { timer, at });
   }
 
   get length(): number {
@@ -69,7 +73,7 @@ export class WorkQueue {
 
   stop(): void {
     this.stopped = true;
-    for (const t of this.timers.values()) clearTimeout(t);
+    for (const t of this.timers.values()) clearTimeout(t.timer);
     this.timers.clear();
     this.queue.length = 0;
     this.queued.clear();
