@@ -260,7 +260,7 @@ export class BundleAgent {
       if (this.stopped || !this.bundlesKv) return undefined;
       e = await this.bundlesKv.get(key);
       if (e && (op === 'PUT' ? e.operation === 'PUT' && sameBytes(e.value, m.data) : e.operation !== 'PUT')) break;
-      await new Promise((r) => setTimeout(r, 5 * 2 ** attempt));
+      if (attempt < NOTICE_READ_TRIES - 1) await new Promise((r) => setTimeout(r, 5 * 2 ** attempt));
     }
     return e ?? undefined;
   }
