@@ -168,6 +168,35 @@ describe('BundleAgent on a real nats-server', () => {
     }
   });
 
+  it('a write the bucket refused (a fenced former leader) reaches the sensor as a notice and is never applied', async () => {
+    const mine = await assign('fz', 'u-f', 1, 22);
+    const applier = new RecordingApplier();
+    const agent = await start('fz', applier, stateDir());
+    try {
+      await agent.nextSync();
+      await eventually(() => ackOf('fz', 'u-f'), 'ack');
+      // What a stale leader would write: a valid bundle, and an assignment update fenced by an old revision.
+      const b2 = compilePolicy(policy('u-f', 2, 443), profile);
+      const bundleKey = keys.bundle('u-f', b2.version.contentHash);
+      await bundles.put(bundleKey, sc.encode(JSON.stringify(bundleToJson(b2))));
+      const stale: Assignment = { ...mine, generation: 2, contentHash: b2.version.contentHash, bundleKey };
+      const seenByCore: string[] = [];
+      const sub = (nc as NatsConnection).subscribe(`$KV.${BUNDLES_BUCKET}.${keys.assignment('fz', 'u-f')}`, { callback: (_e, m) => seenByCore.push(sc.decode(m.data)) });
+      await (nc as NatsConnection).flush();
+      await expect(bundles.update(keys.assignment('fz', 'u-f'), sc.encode(JSON.stringify(stale)), 1)).rejects.toThrow(/wrong last sequence/);
+      await eventually(async () => (seenByCore.length > 0 ? true : undefined), 'the refused write on the core subject');
+      expect(JSON.parse(seenByCore[0] as string)).toMatchObject({ generation: 2 }); // the notice carried it…
+      await new Promise((r) => setTimeout(r, 300));
+      await agent.idle();
+      // …and the sensor read the bucket instead: still generation 1, applied once.
+      expect(applier.calls).toEqual([{ op: 'apply', policyUid: 'u-f', generation: 1, contentHash: mine.contentHash }]);
+      expect((await ackOf('fz', 'u-f'))?.generation).toBe(1);
+      sub.unsubscribe();
+    } finally {
+      await agent.stop();
+    }
+  });
+
   it('the production applier refuses honestly and stores nothing', async () => {
     await assign('prod', 'u-p', 1, 22);
     const dir = stateDir();
