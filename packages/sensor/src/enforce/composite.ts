@@ -231,7 +231,7 @@ export class CompositeApplier implements BundleApplier {
 function merge(planned: HookStatus[], fromEngine: readonly HookStatus[]): HookStatus[] {
   return planned.map((p) => {
     const e = fromEngine.find((x) => x.hookId === p.hookId);
-    return e ? { ...p, state: e.state === 'enforcing' || e.state === 'observing' ? p.state : e.state, reason: e.reason || p.reason } : p;
+    return e ? { ...p, mechanism: e.mechanism, state: e.state === 'enforcing' || e.state === 'observing' ? p.state : e.state, reason: e.reason || p.reason } : p;
   });
 }
 

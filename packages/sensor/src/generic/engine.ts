@@ -117,6 +117,20 @@ interface Instance {
   target?: string;
 }
 
+/**
+ * The hook as this engine runs it. A syscall hook (`syscall: true`, or a list of syscalls) the compiler put on
+ * fentry / fexit runs at tp_btf sys_enter / sys_exit instead, unless it Overrides: the trampoline programs read
+ * the arch wrapper's own argument (its struct pt_regs) as the syscall's args (generic_fentry.bpf.c does not unwrap
+ * it, unlike the kprobe family), so their selectors would never see the syscall's arguments. At sys_enter the
+ * hook sees the same args and can kill before the syscall runs; only Override needs the trampoline (fmod_ret).
+ */
+export function servedHook(h: CompiledHook, override: boolean): CompiledHook {
+  if ((h.mechanism !== 'fentry' && h.mechanism !== 'fexit') || override) return h;
+  const syscallTargets = h.attach['syscall'] !== false && h.targets.length > 0 && h.targets.every((t) => /^(__x64_|__ia32_)?sys_/.test(t));
+  if (!h.syscall && !syscallTargets) return h;
+  return { ...h, mechanism: 'tp_btf_syscall', notes: [...h.notes, `syscall hook served at tp_btf ${h.returnProbe ? 'sys_exit' : 'sys_enter'} (the trampoline programs do not unwrap the syscall wrapper's pt_regs yet)`] };
+}
+
 /** One program instance per function for trampolines (bound to it at load), one per hook otherwise. */
 function instanceTargets(h: CompiledHook): Array<string | undefined> {
   return h.mechanism === 'fentry' || h.mechanism === 'fexit' ? h.targets : [undefined];
@@ -207,8 +221,9 @@ export class GenericHookEngine {
       mkdirSync(this.nodeDir, { recursive: true });
       // 1. load (verify) every program of the new bundle; its policy maps are the pinned ones (created on first use)
       if (!reuseLinks)
-        for (const h of bundle.hooks) {
-          const override = bundle.policy.mode === 'enforce' && hasAction(bundle, h.id, 'Override');
+        for (const compiled of bundle.hooks) {
+          const override = bundle.policy.mode === 'enforce' && hasAction(bundle, compiled.id, 'Override');
+          const h = servedHook(compiled, override);
           for (const t of instanceTargets(h)) {
             try {
               fresh.push(this.load(h, dir, override, t));
@@ -224,7 +239,7 @@ export class GenericHookEngine {
       // 2. fill the next generation
       const next = this.fillNextGeneration(dir, bundle);
       // 3. attach the new programs (their hits read the active generation until the switch)
-      const byId = new Map(bundle.hooks.map((h) => [h.id, h]));
+      const byId = new Map(bundle.hooks.map((h) => [h.id, servedHook(h, bundle.policy.mode === 'enforce' && hasAction(bundle, h.id, 'Override'))]));
       for (const inst of fresh) this.attach(byId.get(inst.hookId) as CompiledHook, inst);
       // 4. switch: one map update
       this.setGeneration(dir, next);
@@ -349,7 +364,8 @@ export class GenericHookEngine {
 
   /** Status per hook without touching the kernel: which hooks this engine can run here. */
   plan(bundle: Bundle): HookStatus[] {
-    return bundle.hooks.map((h) => {
+    return bundle.hooks.map((compiled) => {
+      const h = servedHook(compiled, bundle.policy.mode === 'enforce' && hasAction(bundle, compiled.id, 'Override'));
       const base = { hookId: h.id, path: h.path, hook: declaredHookName(h), mechanism: h.mechanism };
       const fam = FAMILIES[h.mechanism];
       if (!fam) return { ...base, state: 'refused' as const, reason: `mechanism ${h.mechanism} is not run by the generic hook engine` };
