@@ -30,6 +30,7 @@ export const EVIDENCE = {
   tp_btf: ['packages/sensor/src/enforce/engine.test.ts', 'packages/sensor/src/mechanisms/exec-kill.test.ts'],
   tp_btf_syscall: ['packages/sensor/src/generic/engine.test.ts'],
   fentry: ['packages/sensor/src/generic/engine.test.ts'],
+  fexit: ['packages/sensor/src/generic/engine.test.ts'],
   lsm: ['packages/sensor/src/generic/lsm.test.ts'],
 };
 

@@ -316,4 +316,43 @@ spec:
     expect(ev?.args).toEqual(expect.arrayContaining([expect.objectContaining({ kind: 'file_arg', path: marker })]));
     await composite.remove(bundle.version.policyUid);
   });
+
+  it('return probe Sigkill (fexit): a matching security_file_open call kills the opener after the function returned', async () => {
+    if (trampolinesMissing()) return;
+    const marker = join(dir, 'fexit-marker');
+    const other = join(dir, 'fexit-other');
+    writeFileSync(marker, 'x');
+    writeFileSync(other, 'y');
+    const bundle = compile(`
+apiVersion: cilium.io/v1alpha1
+kind: TracingPolicy
+metadata:
+  name: kill-on-return
+spec:
+  kprobes:
+  - call: security_file_open
+    syscall: false
+    return: true
+    args:
+    - index: 0
+      type: file
+    returnArg:
+      index: 0
+      type: int
+    selectors:
+    - matchArgs:
+      - index: 0
+        operator: Equal
+        values: ["${marker}"]
+      matchActions:
+      - action: Sigkill
+`);
+    const out = await composite.apply(bundle);
+    expect(out.reason).toBe('');
+    expect(out.hooks?.[0]).toMatchObject({ mechanism: 'fexit', state: 'enforcing' });
+    using cg = new TestCgroup();
+    expect(vgTry(['open', marker], cg.path).signal).toBe('SIGKILL');
+    expect(vgTry(['open', other], cg.path).out).toBe('ok');
+    await composite.remove(bundle.version.policyUid);
+  });
 });
