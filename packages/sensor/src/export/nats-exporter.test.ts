@@ -80,7 +80,7 @@ describe('NatsEventExporter: bounded, never blocks, drops with a counter', () =>
       const t0 = performance.now();
       for (let i = 0; i < 20_000; i++) x.offer(ev);
       const offerMs = performance.now() - t0;
-      expect(offerMs).toBeLessThan(1000); // 20,000 offers; measured ~5 ms
+      expect(offerMs).toBeLessThan(1000); // 20,000 offers, none of which waits for NATS
       await new Promise((r) => setTimeout(r, 100));
       expect(x.stats()).toMatchObject({ droppedQueueFull: 19_000, published: 600 }); // one batch of 100 in flight, 900 waiting
       expect(x.stats().queued).toBe(900);
