@@ -3,7 +3,7 @@
  * and turns them into HookEvents: typed args named as Tetragon names them, the policy and hook the kernel's
  * policy_id / hook_id refer to, the action taken (or, in monitor mode, the one that would have been).
  */
-import { ACTION, ARG_TYPE, CAP_SET, MECHANISM } from '@vigil/policy-schema';
+import { ACTION, ARG_TYPE, CAP_SET, DEFAULT_SYSCALL_TABLES, MECHANISM } from '@vigil/policy-schema';
 import koffi from 'koffi';
 import { HOOK_OFF, HOOK_SIZE, HookArgFlags, HookArgSource, HookFlags, HookEventType, HookSock } from '../abi/generic-layout.js';
 import { OFF } from '../abi/layout.js';
@@ -239,6 +239,12 @@ export function typedArg(r: RawHookArg, label?: string): HookArg {
   }
 }
 
+let syscallNames: Map<number, string> | undefined;
+function syscallName(nr: number): string {
+  syscallNames ??= new Map(Object.entries(DEFAULT_SYSCALL_TABLES.x86_64).map(([name, n]) => [n, name]));
+  return syscallNames.get(nr) ?? String(nr);
+}
+
 /** What the engine knows about a policy's hook, to name it in events. */
 export interface HookInfo {
   policyName: string;
@@ -274,7 +280,8 @@ export function hookEventOf(rec: HookRecord, info: HookInfo, process: ProcessInf
     process,
     parent,
     eventKind,
-    functionName: info.name,
+    // a hook on a list of syscalls names the one that was hit, as Tetragon does (its kernel symbol)
+    functionName: info.name.startsWith('list:') && rec.syscallNr >= 0 ? `__x64_sys_${syscallName(rec.syscallNr)}` : info.name,
     args,
     action: monitor ? 'Post' : rec.action,
     policyName: info.policyName,

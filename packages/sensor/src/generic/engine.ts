@@ -126,6 +126,12 @@ interface Instance {
  */
 export function servedHook(h: CompiledHook, override: boolean): CompiledHook {
   if ((h.mechanism !== 'fentry' && h.mechanism !== 'fexit') || override) return h;
+  // Lists: every syscall is one tp_btf program with no syscall filter; other lists attach kprobes (one program,
+  // many attachments) instead of one verified trampoline program per function.
+  if (h.generatedList?.type === 'generated_syscalls')
+    return { ...h, mechanism: 'tp_btf_syscall', notes: [...h.notes, `every syscall: served at tp_btf ${h.returnProbe ? 'sys_exit' : 'sys_enter'} by one program`] };
+  if (h.generatedList || h.targets.length > MAX_TRAMPOLINE_TARGETS)
+    return { ...h, mechanism: h.mechanism === 'fexit' ? 'kretprobe' : 'kprobe', notes: [...h.notes, 'a function list: attached as kprobes (one program) rather than one trampoline program per function'] };
   const syscallTargets = h.attach['syscall'] !== false && h.targets.length > 0 && h.targets.every((t) => /^(__x64_|__ia32_)?sys_/.test(t));
   if (!h.syscall && !syscallTargets) return h;
   return { ...h, mechanism: 'tp_btf_syscall', notes: [...h.notes, `syscall hook served at tp_btf ${h.returnProbe ? 'sys_exit' : 'sys_enter'} (the trampoline programs do not unwrap the syscall wrapper's pt_regs yet)`] };
