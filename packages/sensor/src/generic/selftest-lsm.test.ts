@@ -156,7 +156,7 @@ describe('generic hooks on LSM, fmod_ret, fentry and kprobes (real kernel)', () 
       expect(ev).toHaveLength(1);
       const sock = ev[0]?.args[1]?.data;
       expect(sock?.readUInt16LE(0)).toBe(2);
-      expect([...(sock?.subarray(28, 32) ?? [])]).toEqual([127, 0, 0, 2]);
+      expect([...(sock?.subarray(30, 34) ?? [])]).toEqual([127, 0, 0, 2]); // daddr (struct vg_hook_sock)
       expect(sock?.readUInt16LE(8)).toBe(9);
     });
   });
