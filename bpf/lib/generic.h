@@ -47,6 +47,13 @@ struct vg_generic_abi_types {
 	enum vg_prog_cfg_flags prog_cfg_flags;
 };
 
+/*
+ * Always 0, but not a constant to the verifier (.bss): passed as bpf_loop's flags it keeps the verifier from
+ * inlining the loop. 6.1 inlines bpf_loop inside subprograms too, and the generic programs' loops there found
+ * nothing at run time on 6.1 while the same objects worked on 6.12 and 6.18.
+ */
+__u64 vg_loop_flags = 0;
+
 /* Set by the loader before load; the only .rodata variable of a generic object. */
 const volatile struct vg_prog_cfg vg_prog_cfg = { .hook_id = 0, .syscall_nr = -1 };
 
@@ -1076,7 +1083,7 @@ static __always_inline int vg_generic_run(const int kind, struct vg_src *src, __
 	s->user = src->user;
 	s->tgid = tgid;
 	s->ev.flags = 0;
-	bpf_loop(VG_HOOK_ARG_SLOTS, vg_read_step, &rc, 0);
+	bpf_loop(VG_HOOK_ARG_SLOTS, vg_read_step, &rc, vg_loop_flags);
 
 	sel = vg_select_g(gen, hook_id);
 	if (sel == 0)

@@ -146,7 +146,7 @@ static __always_inline int vg_prefix_in(struct vg_eval *e, __u32 set_id, const _
 		r->dst = k->bytes;
 		r->src = src;
 		r->len = len;
-		bpf_loop(VG_PREFIX_BYTES, vg_rev_step, r, 0);
+		bpf_loop(VG_PREFIX_BYTES, vg_rev_step, r, vg_loop_flags);
 	}
 	return bpf_map_lookup_elem(map, k) != NULL;
 }
@@ -229,7 +229,7 @@ static __always_inline int vg_substr_any(struct vg_eval *e, __u32 clen, __u32 co
 	x->clen = clen;
 	x->count = count;
 	x->at = VG_PROG_HDR;
-	bpf_loop(VG_SUBSTR_STEPS, vg_substr_step, NULL, 0);
+	bpf_loop(VG_SUBSTR_STEPS, vg_substr_step, NULL, vg_loop_flags);
 	return e->s->sub.found;
 }
 
@@ -301,7 +301,7 @@ static __always_inline int vg_vals_any(struct vg_eval *e, const __u8 *c, __u32 b
 	x->count = count > VG_MAX_VALUES ? VG_MAX_VALUES : count;
 	x->mode = mode;
 	x->any = 0;
-	bpf_loop(VG_MAX_VALUES, vg_vals_step, x, 0);
+	bpf_loop(VG_MAX_VALUES, vg_vals_step, x, vg_loop_flags);
 	return x->any;
 }
 
@@ -864,7 +864,7 @@ __attribute__((noinline)) int vg_select_g(__u32 gen, __u32 hook_id)
 	s->sel_expr = 0;
 	if (w.count == 0)
 		return -1;
-	bpf_loop(VG_LIMIT_MAX_SELECTORS_PER_HOOK * (VG_MAX_CLAUSES + 2), vg_walk_step, &w, 0);
+	bpf_loop(VG_LIMIT_MAX_SELECTORS_PER_HOOK * (VG_MAX_CLAUSES + 2), vg_walk_step, &w, vg_loop_flags);
 	if (w.selector) {
 		w.t_zero = 0;
 		s = bpf_map_lookup_elem(&vg_gen_scratch, &w.t_zero);
