@@ -2,7 +2,8 @@
  * Tetragon-compatible JSON lines (one object per event): `{"process_exec":{…},"node_name":…,"time":…}`, with
  * protobuf's JSON mapping conventions as Tetragon emits them: scalar fields with zero values omitted, wrapper
  * fields (pid, uid, auid, tid, credentials) kept even when zero, 64-bit integers as strings, timestamps RFC 3339.
- * Fields Vigil adds beyond Tetragon's: `process.cgroup_id` (cgroup v2 id, string).
+ * Fields Vigil adds beyond Tetragon's: `process.cgroup_id` (cgroup v2 id, string). `process.pod` is Tetragon's
+ * pod object when a pod lookup is given (identity/enrich.ts).
  */
 import { constants } from 'node:os';
 import { ProcFlags } from '../abi/layout.js';
@@ -10,6 +11,11 @@ import { execId, rfc3339, type KtimeClock } from '../events/exec-id.js';
 import type { ProcessInfo } from '../events/process-cache.js';
 import { hookEventBodyJson } from '../generic/format.js';
 import type { EventFormatter, SensorEvent } from './model.js';
+
+/** Pod attribution for process objects (identity/enrich.ts PodEnricher). */
+export interface PodSource {
+  lookup(p: ProcessInfo): { pod: object | undefined; final: boolean };
+}
 
 const signalNames = new Map<number, string>(
   Object.entries(constants.signals).map(([name, value]) => [value, name] as [number, string]),
@@ -58,6 +64,7 @@ export class TetragonJsonFormatter implements EventFormatter {
   constructor(
     private readonly node: string,
     private readonly clock: KtimeClock,
+    private readonly pods?: PodSource,
   ) {
     this.nodeJson = JSON.stringify(node);
   }
@@ -75,6 +82,8 @@ export class TetragonJsonFormatter implements EventFormatter {
     if (flags) o.flags = flags;
     o.start_time = rfc3339(this.clock.wallNs(p.ktime));
     o.auid = p.auid;
+    const pod = this.pods?.lookup(p).pod;
+    if (pod) o.pod = pod;
     if (p.ppid) o.parent_exec_id = execId(this.node, p.parentKtime, p.ppid);
     o.tid = p.tid;
     o.process_credentials = { uid: p.uid, gid: p.gid, euid: p.euid, egid: p.egid };
@@ -85,6 +94,7 @@ export class TetragonJsonFormatter implements EventFormatter {
   private fragment(p: ProcessInfo): string {
     if (p.json !== undefined) return p.json;
     const f = JSON.stringify(this.process(p));
+    if (this.pods && !this.pods.lookup(p).final) return f; // pod metadata still expected: not memoized
     const old = this.memoRing[this.memoNext];
     if (old) old.json = undefined;
     this.memoRing[this.memoNext] = p;
