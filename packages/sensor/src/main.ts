@@ -25,6 +25,7 @@ import { readPolicyDir } from './policy/policy-dir.js';
 import { preflight } from './preflight.js';
 import { ProcessLifecycleSensor, type LifecycleStats } from './sensors/process-lifecycle.js';
 import { startTransport } from './transport/wire.js';
+import { IdentityApplier, IdentityRuntime } from './identity/runtime.js';
 
 export const DEFAULT_OBJECTS_DIR = fileURLToPath(new URL('../../../bpf/.output/', import.meta.url));
 export const DEFAULT_PIN_ROOT = '/sys/fs/bpf/vigil';
@@ -50,6 +51,8 @@ export interface RunOptions {
   mechanisms: 'auto' | 'fallback';
   /** Where the last applied bundles are kept (with nats). */
   stateDir?: string;
+  /** Unix socket for vigil-oci-hook registrations (absent: no hook socket); e.g. /run/vigil/hook.sock */
+  hookSocket?: string;
   /** Events on NATS (with nats): protobuf only (default), protobuf + JSON twin, or none. */
   natsEvents?: 'protobuf' | 'both' | 'off';
 }
@@ -96,7 +99,19 @@ export function startSensor(o: RunOptions): RunningSensor {
   const policyDir = o.policyDir ? readPolicyDir(o.policyDir) : undefined; // an unreadable directory fails here, in one line
 
   const clock = new KtimeClock();
-  const formatter: EventFormatter = o.output === 'compact' ? new CompactFormatter() : new TetragonJsonFormatter(o.nodeName, clock);
+  // Identity (identity/runtime.ts): every event goes through pod attribution before the sink and NATS.
+  const identity = IdentityRuntime.start({
+    pinRoot: o.pinRoot,
+    nodeName: o.nodeName,
+    ...(o.nats ? { nats: o.nats } : {}),
+    ...(o.hookSocket ? { hookSocket: o.hookSocket } : {}),
+    logger,
+    emit: (ev) => {
+      sink.write(formatter.format(ev));
+      events.offer(ev);
+    },
+  });
+  const formatter: EventFormatter = o.output === 'compact' ? new CompactFormatter() : new TetragonJsonFormatter(o.nodeName, clock, identity.enricher);
   const sink: LineSink = o.exportFile
     ? new RotatingFileSink({ path: o.exportFile, maxBytes: o.exportFileMaxBytes, keep: o.exportFileRotations })
     : new StreamSink(o.stdout ?? process.stdout);
@@ -114,8 +129,7 @@ export function startSensor(o: RunOptions): RunningSensor {
     logger,
     clock,
     onEvent: (ev) => {
-      sink.write(formatter.format(ev));
-      events.offer(ev);
+      identity.offer(ev);
     },
   });
 
@@ -141,8 +155,7 @@ export function startSensor(o: RunOptions): RunningSensor {
         mechanism: d.mechanism,
         detail: d.detail,
       };
-      sink.write(formatter.format(ev));
-      events.offer(ev);
+      identity.offer(ev);
     },
     onError: (err) => logger.warn({ err }, 'enforcement unit error'),
     onPersist: (r) => logPersistReport(logger, r),
@@ -156,8 +169,7 @@ export function startSensor(o: RunOptions): RunningSensor {
     processes: lifecycle.cache,
     clock,
     onEvent: (ev) => {
-      sink.write(formatter.format(ev));
-      events.offer(ev);
+      identity.offer(ev);
     },
     onError: (err) => logger.warn({ err }, 'generic hook engine error'),
   });
@@ -165,7 +177,7 @@ export function startSensor(o: RunOptions): RunningSensor {
   // Persistence (docs/adr/0009): every known policy is restored first, then the kernel is written once (pinned
   // units are adopted as they are until then); what is applied is recorded in the state directory for status.
   engine.beginRestore();
-  const applier = new PersistingApplier(composite, o.stateDir ?? '/var/lib/vigil/sensor', (uid) =>
+  const applier = new PersistingApplier(new IdentityApplier(composite, identity.sets), o.stateDir ?? '/var/lib/vigil/sensor', (uid) =>
     composite.status(uid).map((h) => ({ path: h.path, hook: h.hook, mechanism: h.mechanism, status: h.state === 'refused' ? ('refused' as const) : ('enforcing' as const) })),
   );
   const localPolicies = policyDir ? applyPolicies(policyDir, { engine: applier, objectsDir: o.objectsDir, mechanisms: o.mechanisms, logger }) : undefined;
@@ -173,7 +185,7 @@ export function startSensor(o: RunOptions): RunningSensor {
   const logStats = () => {
     const s = lifecycle.stats();
     logger.info(
-      { records: s.records.toString(), lost: s.reserveFailures.toString(), unaccounted: s.unaccounted.toString(), decodeErrors: s.decodeErrors, cached: s.cache.size, evicted: s.cache.evicted, nats: events.stats() },
+      { records: s.records.toString(), lost: s.reserveFailures.toString(), unaccounted: s.unaccounted.toString(), decodeErrors: s.decodeErrors, cached: s.cache.size, evicted: s.cache.evicted, nats: events.stats(), identity: identity.stats() },
       'sensor stats',
     );
   };
@@ -192,6 +204,7 @@ export function startSensor(o: RunOptions): RunningSensor {
         removed.push(`${join(o.pinRoot, 'generic')} policy ${uid}`);
       }
       applier.flush();
+      identity.sets?.settle(); // every stored policy re-ensured its sets: drop what a previous sensor left and nobody wants
       if (removed.length > 0) logger.info({ removed }, 'removed pinned units no current policy needs (removed while the sensor was down)');
       logger.info('enforcement ready');
     })
@@ -212,6 +225,7 @@ export function startSensor(o: RunOptions): RunningSensor {
       lifecycle.drain();
       logStats();
       lifecycle.close();
+      void identity.stop(); // emits what attribution still held, before the sink closes
       sink.close();
       void events.close(); // after the last drain: what it queued is still published
     },
