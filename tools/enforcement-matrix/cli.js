@@ -40,7 +40,9 @@ function run(kernels, extra = []) {
   let failed = false;
   for (const k of kernels) {
     const out = join(RESULTS, `${k}.json`);
-    const jest = ['node', '--experimental-vm-modules', '--no-warnings=ExperimentalWarning', 'node_modules/jest/bin/jest.js', '--runInBand', TEST, ...extra, '-t', 'real kernel'];
+    // jest's own report of the same session: which behavioural tests passed on this kernel (EVIDENCE)
+    const report = join(RESULTS, `${k}.jest.json`);
+    const jest = ['node', '--experimental-vm-modules', '--no-warnings=ExperimentalWarning', 'node_modules/jest/bin/jest.js', '--runInBand', '--json', `--outputFile=${report}`, TEST, ...extra, '-t', 'real kernel'];
     const env = { ...process.env, VIGIL_CONFORMANCE_OUT: out };
     const r = k === 'host'
       ? spawnSync(jest[0], jest.slice(1), { cwd: REPO, stdio: 'inherit', env })
@@ -55,7 +57,15 @@ function run(kernels, extra = []) {
 
 const esc = (s) => String(s).replace(/\|/g, '\\|').replace(/\n/g, ' ');
 
-function cell(row) {
+/** Suites (repo-relative paths) that passed on a kernel, from its jest report; undefined when none was kept. */
+function passedSuites(name) {
+  const file = join(RESULTS, `${name}.jest.json`);
+  if (!existsSync(file)) return undefined;
+  const r = JSON.parse(readFileSync(file, 'utf8'));
+  return new Set(r.testResults.filter((t) => t.status === 'passed').map((t) => t.name.replace(`${REPO}/`, '')));
+}
+
+function cell(row, passed) {
   if (!row) return '—';
   if (row.state === 'invalid') return `invalid: ${esc(row.reason)}`;
   if (row.state === 'refused') {
@@ -71,14 +81,20 @@ function cell(row) {
   const enforcing = row.hooks.filter((h) => h.state === 'enforcing');
   const mechs = [...new Set(enforcing.map((h) => h.mechanism))];
   const unproven = mechs.filter((m) => !EVIDENCE[m]);
-  const proof = mechs.flatMap((m) => EVIDENCE[m] ?? []).map((f) => `[${f.split('/').pop()}](../${f})`);
-  return unproven.length > 0 ? `**enforcing (unproven: ${unproven.join(', ')})**` : `enforcing (${mechs.join(', ')}; ${[...new Set(proof)].join(', ')})`;
+  if (unproven.length > 0) return `**enforcing (unproven: ${unproven.join(', ')})**`;
+  // the behavioural tests of these mechanisms must have passed on this kernel, in the run that produced the row
+  const files = [...new Set(mechs.flatMap((m) => EVIDENCE[m]).filter((f) => f.includes('/generic/')))];
+  const failed = passed ? files.filter((f) => !passed.has(f)) : files;
+  const proof = [...new Set(mechs.flatMap((m) => EVIDENCE[m]))].map((f) => `[${f.split('/').pop()}](../${f})`);
+  if (failed.length > 0)
+    return `**applied, enforcement not verified here** (${mechs.join(', ')}: ${failed.map((f) => f.split('/').pop()).join(', ')} ${passed ? 'failed' : 'not run'} on this kernel)`;
+  return `enforcing (${mechs.join(', ')}; ${proof.join(', ')})`;
 }
 
 function render() {
   if (!existsSync(RESULTS)) throw new Error(`no results in ${RESULTS}; run: node tools/enforcement-matrix/cli.js run`);
-  const results = KERNELS.filter((k) => existsSync(join(RESULTS, `${k}.json`))).map((k) => ({ name: k, ...JSON.parse(readFileSync(join(RESULTS, `${k}.json`), 'utf8')) }));
-  const extra = readdirSync(RESULTS).filter((f) => f.endsWith('.json') && !KERNELS.includes(f.slice(0, -5)));
+  const results = KERNELS.filter((k) => existsSync(join(RESULTS, `${k}.json`))).map((k) => ({ name: k, passed: passedSuites(k), ...JSON.parse(readFileSync(join(RESULTS, `${k}.json`), 'utf8')) }));
+  const extra = readdirSync(RESULTS).filter((f) => f.endsWith('.json') && !f.endsWith('.jest.json') && !KERNELS.includes(f.slice(0, -5)));
   if (extra.length) process.stderr.write(`ignoring results of unknown kernels: ${extra.join(', ')}\n`);
   const keys = [...new Set(results.flatMap((r) => r.rows.map((x) => `${x.file}\u0000${x.policy}`)))].sort();
   const lines = [
@@ -91,7 +107,8 @@ function render() {
     'each kernel (`packages/sensor/src/generic/conformance.test.ts`). A cell says what the sensor does with the policy there:',
     '',
     '- **enforcing**: applied, and at least one hook denies, kills or signals; the mechanisms and the behavioural tests that',
-    '  prove those mechanisms\' effect (real EPERM / SIGKILL on a real kernel) are named;',
+    '  prove those mechanisms\' effect (real EPERM / SIGKILL) are named, and those tests passed on that kernel in the same',
+    '  run (`--with`, jest report beside the results); otherwise the cell says **applied, enforcement not verified here**;',
     '- **observing**: applied, every hook only reports (Post, or `policy-mode: monitor`);',
     '- **refused**: not applied, with the first reason (the missing kernel capability, or what this build does not run);',
     '  the previous version of the policy (if any) would keep running.',
@@ -112,22 +129,23 @@ function render() {
     const [file, policy] = key.split('\u0000');
     const cells = results.map((r) => {
       const row = r.rows.find((x) => x.file === file && x.policy === policy);
-      const c = cell(row);
-      if (c.includes('unproven')) unproven++;
+      const c = cell(row, r.passed);
+      if (c.includes('unproven') || c.includes('not verified')) unproven++;
       return c;
     });
     lines.push(`| \`${file}\` (${esc(policy)}) | ${cells.join(' | ')} |`);
   }
   const totals = results.map((r) => {
     const n = (s) => r.rows.filter((x) => x.state === s).length;
-    return `${r.name}: ${n('enforcing')} enforcing, ${n('observing')} observing, ${n('refused')} refused${n('invalid') ? `, ${n('invalid')} invalid` : ''} of ${r.rows.length}`;
+    const verified = r.rows.filter((x) => x.state === 'enforcing' && cell(x, r.passed).startsWith('enforcing (')).length;
+    return `${r.name}: ${n('enforcing')} enforcing (${verified} verified by a behavioural test on that kernel), ${n('observing')} observing, ${n('refused')} refused${n('invalid') ? `, ${n('invalid')} invalid` : ''} of ${r.rows.length}`;
   });
   lines.push('', `Totals: ${totals.join('; ')}.`, '');
   lines.push('Per-hook detail (mechanism or refusal of every hook) is in the JSON results beside the renderer.', '');
   writeFileSync(DOC, `${lines.join('\n')}`);
   process.stdout.write(`wrote ${DOC} (${keys.length} policies × ${results.length} kernels)\n`);
   if (unproven > 0) {
-    process.stderr.write(`${unproven} enforcing cells have no behavioural test (see EVIDENCE in ${fileURLToPath(import.meta.url)})\n`);
+    process.stderr.write(`${unproven} enforcing cells have no behavioural test that passed on their kernel (see EVIDENCE in ${fileURLToPath(import.meta.url)})\n`);
     return 1;
   }
   return 0;
