@@ -11,7 +11,7 @@ import { PatchStrategy, setHeaderOptions, type V1Pod } from '@kubernetes/client-
 import { CgroupResolver, IdentitySets, IdentityTable, IdentityTableClient, PinnedIdentityMap } from '@vigil/sensor';
 import { BpfObject } from '../../../sensor/src/libbpf/index.js';
 import { BPF_OUT, VG_TRY, capability } from '../../../sensor/src/mechanisms/test-kernel.js';
-import { FakeNode, type FakePod } from '../../../sensor/src/identity/test-pods.js';
+import { FakeNode, must, type FakePod } from '../../../sensor/src/identity/test-pods.js';
 import { eventually, startSystem, type System } from '../test-support.js';
 
 const OBJECT = join(BPF_OUT, 'test_identity.bpf.o');
@@ -41,7 +41,7 @@ function podBody(name: string, labels: Record<string, string>): V1Pod {
 
 async function start(name: string, fake: FakePod): Promise<void> {
   const cur = await sys.core.readNamespacedPod({ name, namespace: 'default' });
-  const c = fake.containers[0]!;
+  const c = must(fake.containers[0]);
   cur.status = { phase: 'Running', containerStatuses: [{ name: 'app', image: 'app:1', imageID: `app@sha256:${'3'.repeat(64)}`, containerID: `containerd://${c.id}`, ready: true, restartCount: 0 }] };
   await sys.core.replaceNamespacedPodStatus({ name, namespace: 'default', body: cur });
 }
@@ -93,12 +93,12 @@ describe('podSelector enforcement through the operator (real kernel)', () => {
       const db = await sys.core.createNamespacedPod({ namespace: 'default', body: podBody('db', { app: 'db' }) });
       node.removePod(webCg);
       node.removePod(dbCg);
-      const webPod = node.addPod(['app'], web.metadata!.uid!);
-      const dbPod = node.addPod(['app'], db.metadata!.uid!);
+      const webPod = node.addPod(['app'], must(web.metadata?.uid));
+      const dbPod = node.addPod(['app'], must(db.metadata?.uid));
       await start('web', webPod);
       await start('db', dbPod);
       await until('web pod in the set', () => sets.members(SET).includes(webPod.cgroupId), 5000);
-      expect({ web: connectFrom(webPod.containers[0]!.dir), db: connectFrom(dbPod.containers[0]!.dir), host: connectFrom(node.host) }).toEqual({ web: 'EPERM', db: 'ok', host: 'ok' });
+      expect({ web: connectFrom(must(webPod.containers[0]).dir), db: connectFrom(must(dbPod.containers[0]).dir), host: connectFrom(node.host) }).toEqual({ web: 'EPERM', db: 'ok', host: 'ok' });
 
       // Relabel in the API server: enforcement follows within 1 s, no program reloaded.
       const t0 = Date.now();
@@ -106,14 +106,14 @@ describe('podSelector enforcement through the operator (real kernel)', () => {
       await sys.core.patchNamespacedPod({ name: 'db', namespace: 'default', body: { metadata: { labels: { app: 'web' } } } }, setHeaderOptions('Content-Type', PatchStrategy.MergePatch));
       await until('relabel reflected in vg_identity', () => sets.members(SET).length === 1 && sets.members(SET)[0] === dbPod.cgroupId);
       const elapsed = Date.now() - t0;
-      expect({ web: connectFrom(webPod.containers[0]!.dir), db: connectFrom(dbPod.containers[0]!.dir) }).toEqual({ web: 'ok', db: 'EPERM' });
+      expect({ web: connectFrom(must(webPod.containers[0]).dir), db: connectFrom(must(dbPod.containers[0]).dir) }).toEqual({ web: 'ok', db: 'EPERM' });
       expect(elapsed).toBeLessThan(1000);
 
       // Delete: the set entry goes with the pod's metadata.
       await sys.core.deleteNamespacedPod({ name: 'db', namespace: 'default' });
       await until('db pod gone from the set', () => sets.members(SET).length === 0);
       expect(map.keys().some((k) => k.startsWith(Buffer.from(new Uint32Array([SET]).buffer).toString('hex')))).toBe(false);
-      expect(connectFrom(dbPod.containers[0]!.dir)).toBe('ok');
+      expect(connectFrom(must(dbPod.containers[0]).dir)).toBe('ok');
       await eventually(() => (table.size === 1 ? true : undefined), 'table has only web');
     } finally {
       link.destroy();

@@ -6,6 +6,7 @@ import { connect, type NatsConnection } from 'nats';
 import { IDENTITY_BUCKET, IdentityTable, IdentityTableClient, identityKeys, readKv } from '@vigil/sensor';
 import { eventually, startSystem, type System } from '../test-support.js';
 import { podIdentity, workloadOf } from './pod-identity.js';
+import { must } from '../../../sensor/src/identity/test-pods.js';
 
 const C1 = 'a'.repeat(64);
 const C2 = 'b'.repeat(64);
@@ -62,7 +63,7 @@ describe('pod identity: operator → NATS KV → sensor table', () => {
     const otherClient = await IdentityTableClient.start({ servers: sys.nats.url, node: 'node-1', table: other, logger: sys.log });
     try {
       const created = await sys.core.createNamespacedPod({ namespace: 'default', body: pod('web-7d9f8-abcde', NODE, { app: 'web', 'pod-template-hash': '7d9f8' }, { kind: 'ReplicaSet', name: 'web-7d9f8' }) });
-      const uid = created.metadata!.uid!;
+      const uid = must(created.metadata?.uid);
       // Scheduled, no container started: listed with its labels (selectors can be decided before the first process).
       const early = await eventually(() => table.pod(uid), 'scheduled pod in the table');
       expect(early).toMatchObject({ name: 'web-7d9f8-abcde', namespace: 'default', node: NODE, labels: { app: 'web' }, workload: 'web', workloadKind: 'Deployment', containers: [] });
@@ -76,12 +77,12 @@ describe('pod identity: operator → NATS KV → sensor table', () => {
       expect(table.container(C2)?.pod.uid).toBe(uid);
 
       // A status change that does not touch identity (a condition) writes nothing.
-      const puts = op.pods!.stats.puts;
+      const puts = must(op.pods).stats.puts;
       const cur = await sys.core.readNamespacedPod({ name: 'web-7d9f8-abcde', namespace: 'default' });
-      cur.status!.conditions = [{ type: 'Ready', status: 'True' }];
+      must(cur.status).conditions = [{ type: 'Ready', status: 'True' }];
       await sys.core.replaceNamespacedPodStatus({ name: 'web-7d9f8-abcde', namespace: 'default', body: cur });
-      await eventually(() => (op.pods!.stats.unchanged > 0 ? true : undefined), 'the status update seen');
-      expect(op.pods!.stats.puts).toBe(puts);
+      await eventually(() => (must(op.pods).stats.unchanged > 0 ? true : undefined), 'the status update seen');
+      expect(must(op.pods).stats.puts).toBe(puts);
 
       const t0 = Date.now();
       await sys.core.patchNamespacedPod({ name: 'web-7d9f8-abcde', namespace: 'default', body: { metadata: { labels: { app: 'api' } } } }, setHeaderOptions('Content-Type', PatchStrategy.MergePatch));
@@ -112,12 +113,12 @@ describe('pod identity: operator → NATS KV → sensor table', () => {
     const op2 = await sys.startOperator({ requireNodeObject: false });
     try {
       const keys = (await readKv(kv, identityKeys.podsOfNode('n2'))).filter((e) => e.operation === 'PUT').map((e) => e.key);
-      expect(keys).toEqual([identityKeys.pod('n2', a.metadata!.uid!)]);
+      expect(keys).toEqual([identityKeys.pod('n2', must(a.metadata?.uid))]);
       const table = new IdentityTable();
       const client = await IdentityTableClient.start({ servers: sys.nats.url, node: 'n2', table, logger: sys.log });
       await client.ready;
       expect([...table.allPods()].map((p) => p.name)).toEqual(['keep']);
-      expect(table.pod(b.metadata!.uid!)).toBeUndefined();
+      expect(table.pod(must(b.metadata?.uid))).toBeUndefined();
       await client.stop();
     } finally {
       await op2.stop();

@@ -18,7 +18,7 @@ import { IDENTITY_BUCKET, identityKeys, type PodIdentity } from '../identity/pro
 import { CgroupResolver } from '../identity/resolver.js';
 import { IdentitySets } from '../identity/sets.js';
 import { IdentityTable, IdentityTableClient } from '../identity/table.js';
-import { FakeNode, type FakePod } from '../identity/test-pods.js';
+import { FakeNode, must, type FakePod } from '../identity/test-pods.js';
 import { report } from './report.js';
 
 const PODS = Number(process.env.VIGIL_BENCH_PODS ?? 1000);
@@ -64,7 +64,7 @@ try {
       const t = i === undefined ? undefined : sent.get(i);
       if (t === undefined || (op === 'add') !== (phase === 'create')) return;
       lat[phase].push(performance.now() - t);
-      sent.delete(i!);
+      sent.delete(must(i));
     },
   });
   sets.ensure('bench-policy', [{ id: SET, podSelectors: [{ matchLabels: { parity: 'even' } }], containerSelectors: [] }]);
@@ -100,7 +100,7 @@ try {
     const end = Date.now() + 10_000;
     while (sent.size > 0 && Date.now() < end) await new Promise((r) => setTimeout(r, 5));
   };
-  await run((i) => kv.put(identityKeys.pod(NODE, pods[i]!.uid), sc.encode(JSON.stringify(meta(pods[i]!, i)))));
+  await run((i) => kv.put(identityKeys.pod(NODE, must(pods[i]).uid), sc.encode(JSON.stringify(meta(must(pods[i]), i)))));
   const createsLost = sent.size;
   gc();
   const rssAfter = rssMiB();
@@ -110,7 +110,7 @@ try {
 
   sent.clear();
   phase = 'delete';
-  await run((i) => kv.delete(identityKeys.pod(NODE, pods[i]!.uid)));
+  await run((i) => kv.delete(identityKeys.pod(NODE, must(pods[i]).uid)));
   const deletesLost = sent.size;
   report({ bench: 'sensor.identity', metric: 'pod delete → vg_identity p50 ms', value: +pct(lat.delete, 50).toFixed(2) });
   report({ bench: 'sensor.identity', metric: 'pod delete → vg_identity p99 ms', value: +pct(lat.delete, 99).toFixed(2), goal: '<= 200', pass: pct(lat.delete, 99) <= 200 && deletesLost === 0, note: `${lat.delete.length} measured, ${deletesLost} not seen` });

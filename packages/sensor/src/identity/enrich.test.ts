@@ -17,7 +17,7 @@ import { PodEnricher } from './enrich.js';
 import type { PodIdentity } from './protocol.js';
 import { CgroupResolver } from './resolver.js';
 import { IdentityTable } from './table.js';
-import { FakeNode, type FakePod } from './test-pods.js';
+import { FakeNode, must, type FakePod } from './test-pods.js';
 
 const creds = { uid: 0, euid: 0, gid: 0, egid: 0, auid: 0xffffffff };
 
@@ -28,7 +28,7 @@ function sleeper(dir: string): ChildProcess {
 }
 
 function exec(child: ChildProcess, cgroupId: bigint): SensorEvent {
-  const p = new ProcessInfo(child.pid!, child.pid!, process.pid, 1000n + BigInt(child.pid!), 0n, undefined, '/usr/bin/sleep', ['30'], '/', creds, cgroupId, 1);
+  const p = new ProcessInfo(must(child.pid), must(child.pid), process.pid, 1000n + BigInt(must(child.pid)), 0n, undefined, '/usr/bin/sleep', ['30'], '/', creds, cgroupId, 1);
   return { type: 'process_exec', timeNs: BigInt(Date.now()) * 1_000_000n, process: p, parent: undefined, ancestors: undefined };
 }
 
@@ -68,16 +68,16 @@ describe('pod attribution of events (real kernel)', () => {
     const out: string[] = [];
     const enricher = new PodEnricher({ table, resolver, holdMs: 300, emit: (ev) => out.push(fmt.format(ev)) });
     const fmt = new TetragonJsonFormatter('n1', new KtimeClock(), enricher);
-    const procs = [sleeper(cart.containers[0]!.dir), sleeper(late.containers[0]!.dir), sleeper(node.host)];
+    const procs = [sleeper(must(cart.containers[0]).dir), sleeper(must(late.containers[0]).dir), sleeper(node.host)];
     try {
       const [inCart, inLate, onHost] = procs as [ChildProcess, ChildProcess, ChildProcess];
       enricher.offer(exec(onHost, node.hostId));
-      enricher.offer(exec(inCart, cart.containers[0]!.cgroupId));
+      enricher.offer(exec(inCart, must(cart.containers[0]).cgroupId));
       // Seen through /proc (started before the sensor): no cgroup id, found by pid.
       enricher.offer(exec(inCart, 0n));
-      enricher.offer(exec(inLate, late.containers[0]!.cgroupId));
+      enricher.offer(exec(inLate, must(late.containers[0]).cgroupId));
       expect(out).toHaveLength(1); // the host event; the pod events wait
-      expect(JSON.parse(out[0]!).process_exec.process.pod).toBeUndefined();
+      expect(JSON.parse(must(out[0])).process_exec.process.pod).toBeUndefined();
       expect(enricher.stats()).toMatchObject({ host: 1, held: 3, holding: 3 });
 
       table.set(cart.uid, meta(cart, 'cart'));
@@ -86,7 +86,7 @@ describe('pod attribution of events (real kernel)', () => {
         expect(JSON.parse(line).process_exec.process.pod).toEqual({
           namespace: 'shop',
           name: 'cart',
-          container: { id: cart.containers[0]!.id, name: 'api', image: { id: `registry.local/api@sha256:${'9'.repeat(64)}`, name: 'registry.local/api:2' } },
+          container: { id: must(cart.containers[0]).id, name: 'api', image: { id: `registry.local/api@sha256:${'9'.repeat(64)}`, name: 'registry.local/api:2' } },
           pod_labels: { app: 'cart' },
           workload: 'cart',
           workload_kind: 'Deployment',
@@ -94,13 +94,13 @@ describe('pod attribution of events (real kernel)', () => {
       }
       // The late pod's metadata never comes: its event leaves after the hold, without pod, and is counted.
       await until(() => out.length === 4);
-      expect(JSON.parse(out[3]!).process_exec.process.pod).toBeUndefined();
+      expect(JSON.parse(must(out[3])).process_exec.process.pod).toBeUndefined();
       expect(enricher.stats()).toMatchObject({ attributed: 2, host: 1, unattributed: 1, holding: 0 });
       // Its metadata arriving later: the next event of the same process is enriched (the pending JSON was not memoized).
       table.set(late.uid, meta(late, 'late'));
-      const again = exec(inLate, late.containers[0]!.cgroupId);
+      const again = exec(inLate, must(late.containers[0]).cgroupId);
       enricher.offer(again);
-      expect(JSON.parse(out[4]!).process_exec.process.pod.name).toBe('late');
+      expect(JSON.parse(must(out[4])).process_exec.process.pod.name).toBe('late');
       enricher.close();
     } finally {
       for (const p of procs) p.kill('SIGKILL');

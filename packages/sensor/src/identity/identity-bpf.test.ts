@@ -13,6 +13,7 @@ import { skipMissing } from '../../../../tools/kernel-matrix/skip.js';
 import { BpfObject, type BpfLink } from '../libbpf/index.js';
 import { BPF_OUT, TestCgroup, VG_TRY, capability, vgTry } from '../mechanisms/test-kernel.js';
 import { IDENTITY_ALL_PODS, IDENTITY_MAP_NAME, IDENTITY_PIN_NAME, IDENTITY_PRESENT, identityKey } from './abi.js';
+import { must } from './test-pods.js';
 
 const OBJECT = join(BPF_OUT, 'test_identity.bpf.o');
 const PIN = `/sys/fs/bpf/vigil-test-${process.pid}-identity`;
@@ -116,7 +117,7 @@ describe('identity sets: vg_identity_match (real kernel)', () => {
           return ((bits >> (2 * p.bit + 1)) & 1) === 1;
         });
         expect(new Set(each).size).toBe(1);
-        return each[0]!;
+        return must(each[0]);
       };
       const connect = (cg: TestCgroup): string => vgTry(['connect', '127.0.0.1', String(port)], cg.path).out;
       const udp = (cg: TestCgroup): string => vgTry(['socket', 'inet', 'dgram'], cg.path).out;

@@ -26,11 +26,11 @@ function fdOf(sock: Socket): number {
 }
 
 export function peerCred(sock: Socket): PeerCred {
-  getsockopt ??= koffi.load('libc.so.6').func('int getsockopt(int fd, int level, int name, _Inout_ uint8_t *val, _Inout_ uint32_t *len)') as unknown as GetSockOpt;
+  const gso = (getsockopt ??= koffi.load('libc.so.6').func('int getsockopt(int fd, int level, int name, _Inout_ uint8_t *val, _Inout_ uint32_t *len)') as unknown as GetSockOpt);
   const val = Buffer.alloc(12);
   const len = Buffer.alloc(4);
   len.writeUInt32LE(12);
-  const r = getsockopt!(fdOf(sock), SOL_SOCKET, SO_PEERCRED, val, len);
+  const r = gso(fdOf(sock), SOL_SOCKET, SO_PEERCRED, val, len);
   if (r !== 0) throw new Error(`getsockopt(SO_PEERCRED) failed (errno ${koffi.errno()})`);
   return { pid: val.readInt32LE(0), uid: val.readUInt32LE(4), gid: val.readUInt32LE(8) };
 }

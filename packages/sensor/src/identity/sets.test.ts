@@ -19,7 +19,7 @@ import type { PodIdentity } from './protocol.js';
 import { CgroupResolver } from './resolver.js';
 import { IdentitySets } from './sets.js';
 import { IdentityTable } from './table.js';
-import { FakeNode, type FakePod } from './test-pods.js';
+import { FakeNode, must, type FakePod } from './test-pods.js';
 
 const OBJECT = join(BPF_OUT, 'test_identity.bpf.o');
 const PIN_ROOT = `/sys/fs/bpf/vigil-test-${process.pid}-sets`;
@@ -100,12 +100,12 @@ describe('identity sets: table → vg_identity → kernel decision (real kernel)
       expect(sets.members(IDENTITY_ALL_PODS)).toEqual([web.cgroupId, db.cgroupId].sort((a, b) => (a < b ? -1 : 1)));
       sets.ensure('policy-a', [WEB]);
       expect(sets.members(WEB.id)).toEqual([]); // labels unknown yet
-      expect(connectFrom(web.containers[0]!.dir)).toBe('ok');
+      expect(connectFrom(must(web.containers[0]).dir)).toBe('ok');
 
       table.set(web.uid, podMeta(web, 'web-1', { app: 'web' }));
       table.set(db.uid, podMeta(db, 'db-1', { app: 'db' }, 'prod'));
       expect(sets.members(WEB.id)).toEqual([web.cgroupId]);
-      expect({ nginx: connectFrom(web.containers[0]!.dir), sidecar: connectFrom(web.containers[1]!.dir), pg: connectFrom(db.containers[0]!.dir), host: connectFrom(node.host) }).toEqual({
+      expect({ nginx: connectFrom(must(web.containers[0]).dir), sidecar: connectFrom(must(web.containers[1]).dir), pg: connectFrom(must(db.containers[0]).dir), host: connectFrom(node.host) }).toEqual({
         nginx: 'EPERM',
         sidecar: 'EPERM',
         pg: 'ok',
@@ -113,7 +113,7 @@ describe('identity sets: table → vg_identity → kernel decision (real kernel)
       });
       // hostSelector: the same set with host_included also covers processes in no pod, still not the db pod.
       obj.map('vg_idtest_cfg').update(Buffer.alloc(4), cfg(WEB.id, true));
-      expect({ pg: connectFrom(db.containers[0]!.dir), host: connectFrom(node.host) }).toEqual({ pg: 'ok', host: 'EPERM' });
+      expect({ pg: connectFrom(must(db.containers[0]).dir), host: connectFrom(node.host) }).toEqual({ pg: 'ok', host: 'EPERM' });
       obj.map('vg_idtest_cfg').update(Buffer.alloc(4), cfg(WEB.id, false));
 
       // Relabel: enforcement moves with the label, no reload; the web pod's entry is removed, the db pod's added.
@@ -123,14 +123,14 @@ describe('identity sets: table → vg_identity → kernel decision (real kernel)
       expect(sets.members(WEB.id)).toEqual([db.cgroupId]);
       expect(sets.stats().adds - before.adds).toBe(1);
       expect(sets.stats().removes - before.removes).toBe(1);
-      expect({ nginx: connectFrom(web.containers[0]!.dir), pg: connectFrom(db.containers[0]!.dir) }).toEqual({ nginx: 'ok', pg: 'EPERM' });
+      expect({ nginx: connectFrom(must(web.containers[0]).dir), pg: connectFrom(must(db.containers[0]).dir) }).toEqual({ nginx: 'ok', pg: 'EPERM' });
 
       // containerSelector (by container name) and namespace sets.
       sets.ensure('policy-b', [SIDECAR, PROD]);
-      expect(sets.members(SIDECAR.id)).toEqual([web.containers[1]!.cgroupId]);
+      expect(sets.members(SIDECAR.id)).toEqual([must(web.containers[1]).cgroupId]);
       expect(sets.members(PROD.id)).toEqual([db.cgroupId]);
       obj.map('vg_idtest_cfg').update(Buffer.alloc(4), cfg(SIDECAR.id, false));
-      expect({ nginx: connectFrom(web.containers[0]!.dir), sidecar: connectFrom(web.containers[1]!.dir) }).toEqual({ nginx: 'ok', sidecar: 'EPERM' });
+      expect({ nginx: connectFrom(must(web.containers[0]).dir), sidecar: connectFrom(must(web.containers[1]).dir) }).toEqual({ nginx: 'ok', sidecar: 'EPERM' });
 
       // Delete: the pod's metadata goes first (its set entries go), then its cgroup (the all-pods entry goes).
       table.set(db.uid, undefined);
@@ -154,7 +154,7 @@ describe('identity sets: table → vg_identity → kernel decision (real kernel)
       // Releasing the last owner of a set removes its entries; other sets stay.
       again.release('policy-b');
       expect(again.members(SIDECAR.id)).toEqual([]);
-      expect(map.keys()).not.toContain(identityKey(SIDECAR.id, web.containers[1]!.cgroupId).toString('hex'));
+      expect(map.keys()).not.toContain(identityKey(SIDECAR.id, must(web.containers[1]).cgroupId).toString('hex'));
       expect(map.keys()).toContain(identityKey(IDENTITY_ALL_PODS, web.cgroupId).toString('hex'));
       again.close();
     } finally {

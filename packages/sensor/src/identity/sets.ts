@@ -242,8 +242,11 @@ export class IdentitySets {
     if (!pod && regs.length === 0 && !podCg) return out;
     const key = (setId: number, id: bigint) => identityKey(setId, id).toString('hex');
     if (podCg) out.add(key(IDENTITY_ALL_PODS, podCg.id));
-    const regCgs = regs.map((r) => ({ r, cg: this.o.resolver.registration(r.containerId) })).filter((x) => x.cg !== undefined);
-    if (!podCg) for (const { cg } of regCgs) out.add(key(IDENTITY_ALL_PODS, cg!.id));
+    const regCgs = regs.flatMap((r) => {
+      const cg = this.o.resolver.registration(r.containerId);
+      return cg ? [{ r, cg }] : [];
+    });
+    if (!podCg) for (const { cg } of regCgs) out.add(key(IDENTITY_ALL_PODS, cg.id));
     const namespace = pod?.namespace ?? regs.find((r) => r.namespace)?.namespace;
     // Containers by name: the table's (with runtime ids) and the hook's (before the table lists them).
     const containers = new Map<string, string>();
@@ -255,7 +258,7 @@ export class IdentitySets {
       if (!ref.podSelectors.every((s) => matchLabelSelector(s, (pod as PodIdentity).labels))) continue;
       if (ref.containerSelectors.length === 0) {
         if (podCg) out.add(key(setId, podCg.id));
-        else for (const { cg } of regCgs) out.add(key(setId, cg!.id));
+        else for (const { cg } of regCgs) out.add(key(setId, cg.id));
         continue;
       }
       for (const [cid, name] of containers) {

@@ -92,10 +92,11 @@ export class IdentityTableClient {
 
   static async start(o: IdentityTableClientOptions): Promise<IdentityTableClient> {
     const c = new IdentityTableClient(o);
-    c.nc = o.nc ?? (await connect({ servers: o.servers, name: `vigil-sensor-identity-${o.node}`, maxReconnectAttempts: -1, reconnectTimeWait: 250 }));
+    const nc = o.nc ?? (await connect({ servers: o.servers, name: `vigil-sensor-identity-${o.node}`, maxReconnectAttempts: -1, reconnectTimeWait: 250 }));
+    c.nc = nc;
     await c.rewatch();
     void (async () => {
-      for await (const s of c.nc!.status()) {
+      for await (const s of nc.status()) {
         if (c.stopped) break;
         if (s.type === 'reconnect') await c.rewatch().catch((err: unknown) => o.logger.warn({ err }, 'identity table: rewatch failed'));
       }
@@ -110,7 +111,8 @@ export class IdentityTableClient {
    */
   private async rewatch(): Promise<void> {
     this.watch?.stop();
-    const kv: KV = await this.nc!.jetstream().views.kv(IDENTITY_BUCKET, { history: 1 });
+    if (!this.nc) throw new Error('identity table client is not connected');
+    const kv: KV = await this.nc.jetstream().views.kv(IDENTITY_BUCKET, { history: 1 });
     const filter = identityKeys.podsOfNode(this.o.node);
     const w = await kv.watch({ key: filter, include: KvWatchInclude.UpdatesOnly });
     this.watch = w;

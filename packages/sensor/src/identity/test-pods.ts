@@ -94,3 +94,9 @@ export class FakeNode implements Disposable {
     this.close();
   }
 }
+
+/** The value, or a thrown error naming what was missing (tests: instead of non-null assertions). */
+export function must<T>(v: T | null | undefined, what = 'value'): T {
+  if (v === null || v === undefined) throw new Error(`${what} is missing`);
+  return v;
+}

@@ -18,7 +18,7 @@ import { PinnedIdentityMap } from '../identity/map.js';
 import { CgroupResolver } from '../identity/resolver.js';
 import { IdentitySets } from '../identity/sets.js';
 import { IdentityTable } from '../identity/table.js';
-import { FakeNode } from '../identity/test-pods.js';
+import { FakeNode, must } from '../identity/test-pods.js';
 import { BpfObject } from '../libbpf/index.js';
 import { BPF_OUT, VG_TRY, capability } from '../mechanisms/test-kernel.js';
 import { parseArgs, parseState, registration } from './hook.js';
@@ -51,7 +51,7 @@ function containerInit(cgroupDir: string): { child: ChildProcess; started: Promi
   let ready: () => void = () => undefined;
   const started = new Promise<void>((r) => (ready = r));
   const result = new Promise<string>((resolve) => {
-    child.stdout!.on('data', (d: Buffer) => {
+    must(child.stdout).on('data', (d: Buffer) => {
       out += d.toString();
       if (out.startsWith('ready\n')) ready();
     });
@@ -66,12 +66,12 @@ function runHook(state: object, args: string[] = [], opts: { uid?: number; gid?:
     const c = spawn(process.execPath, [HOOK_BIN, ...args], { stdio: ['pipe', 'ignore', 'pipe'], ...opts });
     let err = '';
     const kill = setTimeout(() => c.kill('SIGKILL'), 15_000);
-    c.stderr!.on('data', (d: Buffer) => (err += d.toString()));
+    must(c.stderr).on('data', (d: Buffer) => (err += d.toString()));
     c.on('exit', (status) => {
       clearTimeout(kill);
       resolve({ status, stderr: err });
     });
-    c.stdin!.end(JSON.stringify(state));
+    must(c.stdin).end(JSON.stringify(state));
   });
 }
 
@@ -134,7 +134,7 @@ describe('vigil-oci-hook', () => {
       const c0 = node.addContainer(pod.dir, 'app');
       const i0 = containerInit(c0.dir);
       await i0.started;
-      i0.child.stdin!.end('go\n');
+      must(i0.child.stdin).end('go\n');
       expect(await i0.result).toBe('ok');
 
       // CRI-O: createRuntime hook with the state on stdin, then the runtime starts the container.
@@ -144,14 +144,14 @@ describe('vigil-oci-hook', () => {
       const hook = await runHook({ ociVersion: '1.0.2', id: c1.id, status: 'created', pid: i1.child.pid, bundle: dir, annotations: annotations('app') }, ['--socket', socket]);
       expect(hook).toEqual({ status: 0, stderr: '' });
       expect(sets.members(SET)).toEqual([c1.cgroupId]);
-      i1.child.stdin!.end('go\n');
+      must(i1.child.stdin).end('go\n');
       expect(await i1.result).toBe('EPERM');
       // A container of another name in the same pod is registered but not selected.
       const c2 = node.addContainer(pod.dir, 'sidecar');
       const i2 = containerInit(c2.dir);
       await i2.started;
       expect((await runHook({ id: c2.id, pid: i2.child.pid, annotations: annotations('sidecar') }, ['--socket', socket])).status).toBe(0);
-      i2.child.stdin!.end('go\n');
+      must(i2.child.stdin).end('go\n');
       expect(await i2.result).toBe('ok');
       expect(hooks.stats.registered).toBe(2);
 
