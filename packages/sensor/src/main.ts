@@ -117,7 +117,7 @@ export function startSensor(o: RunOptions): RunningSensor {
     : new StreamSink(o.stdout ?? process.stdout);
 
   const events: EventExport =
-    o.nats && o.natsEvents !== 'off' ? NatsEventExporter.start({ servers: o.nats.split(','), node: o.nodeName, clock, logger, json: o.natsEvents === 'both' }) : DisabledEventExport;
+    o.nats && o.natsEvents !== 'off' ? NatsEventExporter.start({ servers: o.nats.split(','), node: o.nodeName, clock, logger, json: o.natsEvents === 'both', pods: identity.enricher }) : DisabledEventExport;
   const lifecycle = ProcessLifecycleSensor.start({
     objectPath: `${o.objectsDir}/process_lifecycle.bpf.o`,
     pinRoot: o.pinRoot,

@@ -21,6 +21,28 @@ message Process {
   uint64 start_time_ns = 13;
   string parent_exec_id = 14;
   uint64 cgroup_id = 15;
+  Pod pod = 16;
+}
+
+// Tetragon's pod object (docs/identity.md): set for processes in Kubernetes pods.
+message Pod {
+  string namespace = 1;
+  string name = 2;
+  Container container = 3;
+  map<string, string> pod_labels = 4;
+  string workload = 5;
+  string workload_kind = 6;
+}
+
+message Container {
+  string id = 1;
+  string name = 2;
+  Image image = 3;
+}
+
+message Image {
+  string id = 1;
+  string name = 2;
 }
 
 message ProcessExec {

@@ -9,7 +9,7 @@ import { execId, type KtimeClock } from '../events/exec-id.js';
 import type { ProcessInfo } from '../events/process-cache.js';
 import { encodeToken } from '../transport/protocol.js';
 import { eventType } from './event-proto.js';
-import { formatFlags, signalName } from './json.js';
+import { formatFlags, signalName, type PodSource } from './json.js';
 import { hookMessage } from '../generic/format.js';
 import type { SensorEvent } from './model.js';
 
@@ -25,6 +25,8 @@ export interface NatsEventPublisherOptions {
   clock: KtimeClock;
   /** Also publish the JSON twin (default false). */
   json?: boolean;
+  /** Pod attribution (identity/enrich.ts): fills Process.pod. */
+  pods?: PodSource;
 }
 
 type Msg = Record<string, unknown>;
@@ -95,6 +97,8 @@ export class NatsEventPublisher {
       cgroup_id: p.cgroupId.toString(),
     };
     if (p.ppid) m['parent_exec_id'] = execId(this.o.node, p.parentKtime, p.ppid);
+    const pod = this.o.pods?.lookup(p).pod;
+    if (pod) m['pod'] = pod;
     return m;
   }
 }

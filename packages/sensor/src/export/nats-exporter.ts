@@ -10,6 +10,7 @@ import { connect, type NatsConnection } from 'nats';
 import type { KtimeClock } from '../events/exec-id.js';
 import type { SensorEvent } from './model.js';
 import { NatsEventPublisher } from './nats-events.js';
+import type { PodSource } from './json.js';
 
 export interface NatsEventExporterOptions {
   servers: string | string[];
@@ -18,6 +19,8 @@ export interface NatsEventExporterOptions {
   logger: Logger;
   /** Also publish the JSON twin on `<subject>.json` (default false). */
   json?: boolean;
+  /** Pod attribution for Process.pod (identity/enrich.ts). */
+  pods?: PodSource;
   /** Events held while publishing is behind (default 8192); beyond it events are dropped and counted. */
   maxQueue?: number;
   /** Events published per batch before waiting for the server's PONG (default 512). */
@@ -186,7 +189,7 @@ export class NatsEventExporter implements EventExport {
       await nc.close();
       return;
     }
-    this.publisher = new NatsEventPublisher({ nc, node: this.o.node, clock: this.o.clock, json: this.o.json ?? false });
+    this.publisher = new NatsEventPublisher({ nc, node: this.o.node, clock: this.o.clock, json: this.o.json ?? false, ...(this.o.pods ? { pods: this.o.pods } : {}) });
     this.setConnected(true);
     this.log.info({ server: nc.getServer(), json: this.o.json ?? false }, 'publishing events to NATS');
     try {

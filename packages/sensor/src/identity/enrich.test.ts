@@ -12,6 +12,8 @@ import { KtimeClock } from '../events/exec-id.js';
 import { ProcessInfo } from '../events/process-cache.js';
 import { TetragonJsonFormatter } from '../export/json.js';
 import type { SensorEvent } from '../export/model.js';
+import { NatsEventPublisher } from '../export/nats-events.js';
+import type { NatsConnection } from 'nats';
 import { capability } from '../mechanisms/test-kernel.js';
 import { PodEnricher } from './enrich.js';
 import type { PodIdentity } from './protocol.js';
@@ -82,6 +84,17 @@ describe('pod attribution of events (real kernel)', () => {
 
       table.set(cart.uid, meta(cart, 'cart'));
       expect(out).toHaveLength(3);
+      // The protobuf export carries the same object (Process.pod).
+      const pub = new NatsEventPublisher({ nc: {} as NatsConnection, node: 'n1', clock: new KtimeClock(), pods: enricher });
+      const decoded = JSON.parse(pub.toJson(pub.encode(exec(inCart, cart.containers[0]?.cgroupId ?? 0n)))) as { process_exec: { process: { pod: unknown } } };
+      expect(decoded.process_exec.process.pod).toEqual({
+        namespace: 'shop',
+        name: 'cart',
+        container: { id: cart.containers[0]?.id, name: 'api', image: { id: `registry.local/api@sha256:${'9'.repeat(64)}`, name: 'registry.local/api:2' } },
+        pod_labels: { app: 'cart' },
+        workload: 'cart',
+        workload_kind: 'Deployment',
+      });
       for (const line of out.slice(1)) {
         expect(JSON.parse(line).process_exec.process.pod).toEqual({
           namespace: 'shop',
