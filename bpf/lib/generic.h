@@ -279,6 +279,22 @@ struct vg_substr_state {
 	__u32 found;
 };
 
+/* State of the selector walk (selector.h vg_walk_step): in map memory, see there why. */
+struct vg_walk_state {
+	__u32 total; /* PROGRAM total_len */
+	__u32 count; /* selector_count */
+	__u32 sel; /* 0-based selector being tried */
+	__u32 at; /* its offset */
+	__u32 off; /* offset of its next clause */
+	__u32 end; /* its end */
+	__u32 left; /* its clauses not evaluated yet */
+	__u32 started;
+	__u32 selector; /* result: 1-based deciding selector, 0 none */
+	__u32 t_len, t_identity, t_clen; /* probe-read targets */
+	__u16 t_nclauses, t_flags;
+	__u32 _pad0;
+};
+
 /* Per-CPU work area: the event being built (arg values live in it), lookup keys, per-slot side values. */
 #define VG_CLAUSE_BUF 4096
 struct vg_gen_scratch {
@@ -297,6 +313,7 @@ struct vg_gen_scratch {
 	__u32 _pad0;
 	struct vg_decision dec; /* written by vg_act_g */
 	struct vg_substr_state sub;
+	struct vg_walk_state walk;
 	__u64 raw[VG_HOOK_ARG_SLOTS]; /* the raw value of each slot (int value, pointer) */
 	__u64 aux[VG_HOOK_ARG_SLOTS]; /* file-like args: i_mode of the inode */
 	union {

@@ -739,49 +739,47 @@ __attribute__((noinline)) int vg_proc_clause_g(__u32 gen)
 	return 0;
 }
 
+/* The bpf_loop context of the walk: only what cannot live in map memory (a pointer) and the generation. */
 struct vg_walk {
 	__u8 *prog;
 	__u32 gen;
-	__u32 total; /* PROGRAM total_len */
-	__u32 count; /* selector_count */
-	__u32 sel; /* 0-based selector being tried */
-	__u32 at; /* its offset */
-	__u32 off; /* offset of its next clause */
-	__u32 end; /* its end */
-	__u32 left; /* its clauses not evaluated yet */
-	__u32 started;
-	__u32 selector; /* result: 1-based deciding selector, 0 none */
-	__u32 t_len, t_identity, t_clen, t_zero; /* probe-read targets: kept here, off the step's own stack */
-	__u16 t_nclauses, t_flags;
+	__u32 _pad0;
 };
 
 /*
  * One step of the walk: starts the next selector, or evaluates one clause of the current one, or decides.
  * A single bpf_loop (not one per selector) keeps the call chain, and so the combined stack, short for 6.1.
+ * The walk's counters live in the per-CPU scratch (s->walk), not in the loop context on the stack: 6.1 checks
+ * a bpf_loop callback once, with the context's values as they are before the first call, and removes the
+ * branches that this single pass did not reach as dead code — with the counters on the stack, "evaluate a
+ * clause" and "decide" were never reached there and the walk found nothing at run time. The verifier does not
+ * track map memory, so every branch stays.
  */
 static long vg_walk_step(__u32 i, void *data)
 {
-	struct vg_walk *w = data;
+	struct vg_walk *ctx = data;
+	struct vg_walk_state *w;
 	struct vg_gen_scratch *s;
-	__u32 at, off, clen;
+	__u32 zero = 0, at, off, clen;
+	__u8 *prog = ctx->prog;
 
-	w->t_zero = 0;
-	s = bpf_map_lookup_elem(&vg_gen_scratch, &w->t_zero);
+	s = bpf_map_lookup_elem(&vg_gen_scratch, &zero);
 	if (!s)
 		return 1;
+	w = &s->walk;
 	if (!w->started) {
 		if (w->sel >= w->count || w->sel >= VG_LIMIT_MAX_SELECTORS_PER_HOOK)
 			return 1;
 		w->at = 0;
-		bpf_probe_read_kernel(&w->at, 4, w->prog + VG_PROG_HDR + 4 * (w->sel & 7));
+		bpf_probe_read_kernel(&w->at, 4, prog + VG_PROG_HDR + 4 * (w->sel & 7));
 		at = w->at;
 		if (at + 20 > w->total)
 			return 1;
 		vg_bound(at, 4095);
-		bpf_probe_read_kernel(&w->t_len, 4, w->prog + at);
-		bpf_probe_read_kernel(&w->t_identity, 4, w->prog + at + 12);
-		bpf_probe_read_kernel(&w->t_nclauses, 2, w->prog + at + 16);
-		bpf_probe_read_kernel(&w->t_flags, 2, w->prog + at + 18);
+		bpf_probe_read_kernel(&w->t_len, 4, prog + at);
+		bpf_probe_read_kernel(&w->t_identity, 4, prog + at + 12);
+		bpf_probe_read_kernel(&w->t_nclauses, 2, prog + at + 16);
+		bpf_probe_read_kernel(&w->t_flags, 2, prog + at + 18);
 		if (at + w->t_len > w->total || w->t_len < 20)
 			return 1;
 		if (w->t_identity && !vg_identity_match(w->t_identity, w->t_flags & 1)) {
@@ -812,25 +810,29 @@ static long vg_walk_step(__u32 i, void *data)
 		goto miss;
 	vg_bound(off, 4095);
 	w->t_clen = 0;
-	bpf_probe_read_kernel(&w->t_clen, 2, w->prog + off + 2);
+	bpf_probe_read_kernel(&w->t_clen, 2, prog + off + 2);
 	clen = w->t_clen;
 	if (clen < 4 || (clen & 3) || off + clen > w->end || clen > VG_CLAUSE_BUF)
 		goto miss;
 	vg_bound(clen, 4095);
 	if (clen < 4)
 		goto miss;
-	bpf_probe_read_kernel(s->clause, clen, w->prog + off);
+	bpf_probe_read_kernel(s->clause, clen, prog + off);
 	w->off = off + clen;
 	w->left--;
 	if (s->clause[0] == VG_CLAUSE_ARG || s->clause[0] == VG_CLAUSE_DATA || s->clause[0] == VG_CLAUSE_RETURN_ARG) {
-		if (vg_arg_clause_g(w->gen, clen))
+		if (vg_arg_clause_g(ctx->gen, clen))
 			return 0;
-	} else if (vg_proc_clause_g(w->gen)) {
+	} else if (vg_proc_clause_g(ctx->gen)) {
 		return 0;
 	}
+	/* the global call clobbered nothing of the walk: its state is in map memory */
 miss:
-	w->sel++;
-	w->started = 0;
+	s = bpf_map_lookup_elem(&vg_gen_scratch, &zero);
+	if (!s)
+		return 1;
+	s->walk.sel++;
+	s->walk.started = 0;
 	return 0;
 }
 
@@ -840,40 +842,40 @@ miss:
  */
 __attribute__((noinline)) int vg_select_g(__u32 gen, __u32 hook_id)
 {
-	struct vg_walk w = { .gen = gen };
+	struct vg_walk ctx = { .gen = gen };
+	struct vg_walk_state *w;
 	struct vg_gen_scratch *s;
+	__u32 zero = 0, key = hook_id;
 	void *progs;
 
-	s = bpf_map_lookup_elem(&vg_gen_scratch, &w.t_zero);
-	progs = bpf_map_lookup_elem(&vg_sel_prog_o, &w.gen);
+	s = bpf_map_lookup_elem(&vg_gen_scratch, &zero);
+	progs = bpf_map_lookup_elem(&vg_sel_prog_o, &ctx.gen);
 	if (!s || !progs)
 		return 0;
-	w.t_len = hook_id;
-	w.prog = bpf_map_lookup_elem(progs, &w.t_len);
-	if (!w.prog)
+	ctx.prog = bpf_map_lookup_elem(progs, &key);
+	if (!ctx.prog)
 		return 0;
-	bpf_probe_read_kernel(&w.t_identity, 4, w.prog); /* magic */
-	bpf_probe_read_kernel(&w.t_clen, 4, w.prog + 4); /* grammar version, selector count */
-	bpf_probe_read_kernel(&w.total, 4, w.prog + 8);
-	if (w.t_identity != VG_SEL_PROG_MAGIC || (w.t_clen & 0xffff) != VG_BUNDLE_GRAMMAR_VERSION)
-		return 0;
-	w.count = w.t_clen >> 16;
-	if (w.total > VG_SEL_PROG_VALUE_SIZE)
-		return 0;
+	w = &s->walk;
+	__builtin_memset(w, 0, sizeof(*w));
+	bpf_probe_read_kernel(&w->t_identity, 4, ctx.prog); /* magic */
+	bpf_probe_read_kernel(&w->t_clen, 4, ctx.prog + 4); /* grammar version, selector count */
+	bpf_probe_read_kernel(&w->total, 4, ctx.prog + 8);
 	s->sel_at = 0;
 	s->sel_expr = 0;
-	if (w.count == 0)
+	if (w->t_identity != VG_SEL_PROG_MAGIC || (w->t_clen & 0xffff) != VG_BUNDLE_GRAMMAR_VERSION)
+		return 0;
+	w->count = w->t_clen >> 16;
+	if (w->total > VG_SEL_PROG_VALUE_SIZE)
+		return 0;
+	if (w->count == 0)
 		return -1;
-	bpf_loop(VG_LIMIT_MAX_SELECTORS_PER_HOOK * (VG_MAX_CLAUSES + 2), vg_walk_step, &w, vg_loop_flags);
-	if (w.selector) {
-		w.t_zero = 0;
-		s = bpf_map_lookup_elem(&vg_gen_scratch, &w.t_zero);
-		if (!s)
-			return 0;
-		s->sel_at = w.at;
-		s->sel_expr = s->expr;
-	}
-	return w.selector;
+	bpf_loop(VG_LIMIT_MAX_SELECTORS_PER_HOOK * (VG_MAX_CLAUSES + 2), vg_walk_step, &ctx, vg_loop_flags);
+	s = bpf_map_lookup_elem(&vg_gen_scratch, &zero);
+	if (!s || !s->walk.selector)
+		return 0;
+	s->sel_at = s->walk.at;
+	s->sel_expr = s->expr;
+	return s->walk.selector;
 }
 
 #endif
