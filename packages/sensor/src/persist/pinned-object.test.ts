@@ -143,6 +143,7 @@ describe('pin tree (real kernel)', () => {
     // What an earlier sensor left: a few maps and one link straight in the unit directory.
     const old = BpfObject.open(OBJECT);
     pinMaps(old, PIN, ['vg_exec_deny', 'vg_exempt_cg', 'vg_target_cg', 'vg_enf_cfg']);
+    for (const p of old.programs()) if (p.name !== 'vg_exec_kill') p.setAutoload(false); // earlier sensors had only this one (and sched_prepare_exec is 6.8+)
     old.load();
     for (const e of compileFileDenySet([{ id: 1, path: denied }])) old.map('vg_exec_deny').update(e.key, e.value);
     const link = old.program('vg_exec_kill').attachTrace();
