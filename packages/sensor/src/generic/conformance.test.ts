@@ -7,7 +7,7 @@
  * not fail to load (no verifier failure), and removing it must leave no pin behind.
  */
 import { describe, expect, it } from '@jest/globals';
-import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { release } from 'node:os';
 import { dirname, join, relative } from 'node:path';
 import { compilePolicy, validatePolicy, type TracingPolicy } from '@vigil/policy-schema';
@@ -85,6 +85,8 @@ describe('conformance: Tetragon example policies, probe → compile → attach �
     } finally {
       await fallback.uninstall();
       await generic.uninstall();
+      // shared node state the engines created (state/vg_procs_v1, …) goes too: nothing of the test stays in bpffs
+      rmSync(pinRoot, { recursive: true, force: true });
     }
     const out = process.env.VIGIL_CONFORMANCE_OUT ?? join(BPF_OUT, 'conformance', `${release()}.json`);
     mkdirSync(dirname(out), { recursive: true });
