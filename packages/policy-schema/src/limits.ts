@@ -20,6 +20,9 @@ export const LIMITS = {
   MAX_BINARY_PATH_BYTES: 255,
   /** Bytes of one string value compared by Equal/Prefix/Postfix/SubString on a string argument. */
   MAX_STRING_VALUE_BYTES: 255,
+  /** Bytes of one Prefix/Postfix value (args and binaries): an LPM trie key holds 256 bytes after its prefix
+   *  length, 4 of which are the set id (bpf/lib/generic.h vg_prefix key), so longer prefixes cannot be compared. */
+  MAX_PREFIX_VALUE_BYTES: 252,
   /** values of one matchPIDs entry. */
   MAX_PIDS_PER_SELECTOR: 16,
   /** values of one matchNamespaces entry. */
@@ -53,6 +56,7 @@ export const LIMIT_DOCS: Readonly<Record<LimitName, string>> = {
   MAX_BINARIES_PER_SELECTOR: 'values of one matchBinaries / matchParentBinaries entry',
   MAX_BINARY_PATH_BYTES: 'UTF-8 bytes of one binary path',
   MAX_STRING_VALUE_BYTES: 'UTF-8 bytes of one string value in matchArgs / matchData',
+  MAX_PREFIX_VALUE_BYTES: 'UTF-8 bytes of one Prefix / Postfix value (matchArgs, matchData, matchBinaries): the kernel prefix trie key size',
   MAX_PIDS_PER_SELECTOR: 'values of one matchPIDs entry',
   MAX_NAMESPACE_VALUES: 'values of one matchNamespaces entry',
   MAX_ACTIONS_PER_SELECTOR: 'matchActions / matchReturnActions entries in one selector',

@@ -91,6 +91,20 @@ describe('validatePolicy', () => {
     expect(issues(base(tp(4))).map((i) => i.code)).toEqual(['ARG_INDEX_UNKNOWN']);
   });
 
+  it('limits Prefix / Postfix values to what the kernel prefix trie can compare (252 bytes), Equal to 255', () => {
+    const args = [{ index: 0, type: 'string' }];
+    const at = (operator: string, len: number): unknown => kprobe([{ matchArgs: [{ index: 0, operator, values: ['/'.padEnd(len, 'a')] }] }], args);
+    expect(issues(base(at('Prefix', 252)))).toEqual([]);
+    expect(issues(base(at('Equal', 255)))).toEqual([]);
+    for (const op of ['Prefix', 'NotPrefix', 'Postfix', 'NotPostfix'])
+      expect(issues(base(at(op, 253)))).toEqual([
+        expect.objectContaining({ code: 'LIMIT_EXCEEDED', limit: 'MAX_PREFIX_VALUE_BYTES', path: 'spec.kprobes[0].selectors[0].matchArgs[0].values[0]' }),
+      ]);
+    const bin = (operator: string, len: number): unknown => kprobe([{ matchBinaries: [{ operator, values: ['/'.padEnd(len, 'b')] }] }], args);
+    expect(issues(base(bin('In', 255)))).toEqual([]);
+    expect(issues(base(bin('Prefix', 253)))).toEqual([expect.objectContaining({ limit: 'MAX_PREFIX_VALUE_BYTES', path: 'spec.kprobes[0].selectors[0].matchBinaries[0].values[0]' })]);
+  });
+
   it('names the limit that was exceeded', () => {
     const many = Array.from({ length: LIMITS.MAX_SELECTORS_PER_HOOK + 1 }, () => ({}));
     const got = issues(base(kprobe(many)));

@@ -316,7 +316,9 @@ class Checker {
     for (const b of [...sel.matchBinaries, ...sel.matchParentBinaries]) {
       this.limit('MAX_BINARIES_PER_SELECTOR', b.value.values.length, `${b.path}.values`, 'binaries');
       b.value.values.forEach((v, j) => {
-        this.limit('MAX_BINARY_PATH_BYTES', utf8Length(v), `${b.path}.values[${j}]`, 'path bytes');
+        if (b.value.operator === 'Prefix' || b.value.operator === 'Postfix' || b.value.operator === 'NotPrefix' || b.value.operator === 'NotPostfix')
+          this.limit('MAX_PREFIX_VALUE_BYTES', utf8Length(v), `${b.path}.values[${j}]`, `${b.value.operator} path bytes`);
+        else this.limit('MAX_BINARY_PATH_BYTES', utf8Length(v), `${b.path}.values[${j}]`, 'path bytes');
         if ((b.value.operator === 'In' || b.value.operator === 'NotIn') && !v.startsWith('/'))
           this.add('VALUE_FORMAT', `${b.path}.values[${j}]`, `${b.value.operator} compares full paths; ${JSON.stringify(v)} is not absolute`, 'write the absolute path, or use Postfix to match a name');
         if (v.length === 0) this.add('VALUE_FORMAT', `${b.path}.values[${j}]`, 'empty path', 'remove it');
@@ -394,7 +396,8 @@ class Checker {
         case 'SubStringIgnCase':
           if (argType && INT_ARG_TYPES.has(argType)) bad(j, `${op} compares strings but argument type is ${argType}`, 'use Equal / Mask / InRange for integers');
           if (v.length === 0) bad(j, 'empty string operand', 'remove it');
-          this.limit('MAX_STRING_VALUE_BYTES', utf8Length(v), `${path}.values[${j}]`, 'string bytes');
+          if (op.endsWith('Prefix') || op.endsWith('Postfix')) this.limit('MAX_PREFIX_VALUE_BYTES', utf8Length(v), `${path}.values[${j}]`, `${op} string bytes`);
+          else this.limit('MAX_STRING_VALUE_BYTES', utf8Length(v), `${path}.values[${j}]`, 'string bytes');
           break;
         case 'GreaterThan':
         case 'LessThan':
