@@ -383,6 +383,9 @@ export class GenericHookEngine {
           state: 'refused' as const,
           reason: `${h.generatedList ? `a ${h.generatedList.type} list` : `${h.targets.length} functions`} on ${h.mechanism} would need one verified program per function (limit ${MAX_TRAMPOLINE_TARGETS}); this sensor build attaches lists with kprobes only`,
         };
+      const unsupported = kernelUnsupportedClauses(bundle, h.id);
+      if (unsupported.length > 0)
+        return { ...base, state: 'refused' as const, reason: `the in-kernel selector engine cannot evaluate ${unsupported.join(', ')}; such a clause would never match, so the hook is refused instead of silently not acting` };
       const effect = hookEffect(bundle, h.id);
       if ((h.kind === 'kprobe' || h.kind === 'fentry') && bundle.policy.mode === 'enforce' && hasAction(bundle, h.id, 'Override')) {
         for (const t of h.targets) {
@@ -757,6 +760,32 @@ function kernelPrefixEntry(e: { key: Uint8Array; value: Uint8Array }): { key: Ui
   const key = Buffer.from(e.key.subarray(0, PREFIX_KEY_BYTES));
   key.writeUInt32LE(Math.min(key.readUInt32LE(0), 32 + 8 * PREFIX_BYTES), 0);
   return { key, value: e.value };
+}
+
+/** Arg types bpf/lib/generic.h reads (vg_read_typed): a clause on any other type has no value to compare. */
+const KERNEL_READ_ARG_TYPES: ReadonlySet<string> = new Set([
+  'auto', 'int', 'sint8', 'int8', 'uint8', 'sint16', 'int16', 'uint16', 'uint32', 'sint32', 'int32', 'ulong', 'uint64',
+  'size_t', 'long', 'sint64', 'int64', 'capability', 'syscall64', 'bpf_cmd', 'string', 'filename', 'data_loc',
+  'char_buf', 'const_buf', 'fd', 'file', 'path', 'linux_binprm', 'sock', 'socket', 'sockaddr', 'cred', 'kernel_cap_t',
+]);
+
+/**
+ * Clauses of hook `hookId` that bpf/lib/selector.h counts as `unsupported` and never matches (selector.h header:
+ * state across hits it does not keep, arg types it does not read), described for a refusal reason.
+ */
+export function kernelUnsupportedClauses(bundle: Bundle, hookId: number): string[] {
+  const prog = bundle.maps.vg_sel_prog.find((e) => u32(e.key) === hookId)?.value;
+  if (!prog) return [];
+  const out = new Set<string>();
+  decodeSelectorProgram(prog).selectors.forEach((sel, i) => {
+    for (const c of sel.clauses) {
+      if (c.kind === 'namespace_changes') out.add(`matchNamespaceChanges (selector ${i})`);
+      else if (c.kind === 'capability_changes') out.add(`matchCapabilityChanges (selector ${i})`);
+      else if (c.arg && c.op === 'CapabilitiesGained') out.add(`the CapabilitiesGained operator (selector ${i})`);
+      else if (c.arg && !KERNEL_READ_ARG_TYPES.has(c.arg.type)) out.add(`a ${c.kind} filter on an arg of type ${c.arg.type} (selector ${i})`.replace(/^a arg/, 'an arg'));
+    }
+  });
+  return [...out];
 }
 
 /** Whether any selector of hook `hookId` has `action` in its action tables. */
