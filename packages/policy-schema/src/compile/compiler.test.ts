@@ -97,6 +97,27 @@ describe('compilePolicy', () => {
     expect(b.identitySets.map((s) => s.id)).toEqual(a.identitySets.map((s) => s.id));
   });
 
+  it('restricts a TracingPolicyNamespaced to its namespace even without selectors, and never to host processes', () => {
+    const ns = (extra: string): string => `apiVersion: vigil.dev/v1alpha1
+kind: TracingPolicyNamespaced
+metadata: { name: "ns-only", namespace: "shop" }
+spec:
+${extra}  kprobes:
+  - call: "security_file_open"
+    syscall: false
+    args: [{ index: 0, type: "file" }]
+`;
+    const b = compilePolicy(parsePolicy(ns('')), fullNodeProfile());
+    expect(b.identitySets).toEqual([{ id: expect.any(Number), namespace: 'shop', podSelectors: [], containerSelectors: [] }]);
+    const cfg = decodeHookConfig(entry(b, 'vg_hooks', 1));
+    expect(cfg.identitySetId).toBe(b.identitySets[0]?.id);
+    expect(cfg.flags & 4).toBe(0); // bit2: host processes included
+    // a cluster-wide TracingPolicy without selectors stays unrestricted
+    const cluster = compilePolicy(parsePolicy(ns('').replace('TracingPolicyNamespaced', 'TracingPolicy').replace(', namespace: "shop"', '')), fullNodeProfile());
+    expect(cluster.identitySets).toEqual([]);
+    expect(decodeHookConfig(entry(cluster, 'vg_hooks', 1)).identitySetId).toBe(0);
+  });
+
   it('refuses a grammar it does not write and a malformed node profile with typed errors', () => {
     const p = { ...fullNodeProfile(), grammarVersion: 99 };
     expect(() => compilePolicy(parsePolicy(golden('exec-deny')), p)).toThrow(PolicyCompileError);

@@ -303,7 +303,8 @@ class Emitter {
   }
 
   identity(namespace: string | undefined, pods: LabelSelector[], containers: LabelSelector[]): number {
-    if (pods.length === 0 && containers.length === 0) return 0;
+    // A TracingPolicyNamespaced is restricted to its namespace's pods even without selectors (never host processes)
+    if (pods.length === 0 && containers.length === 0 && namespace === undefined) return 0;
     const ref: Omit<IdentitySetRef, 'id'> = { ...(namespace !== undefined ? { namespace } : {}), podSelectors: pods, containerSelectors: containers };
     const id = u32Id(`identity:${canonical(ref)}`);
     this.identitySets.set(id, { id, ...ref });
@@ -414,7 +415,7 @@ class Compiler {
     this.policyUid = policyUidOf(policy);
     const ns = policy.kind === 'TracingPolicyNamespaced' ? (policy.metadata.namespace ?? '') : undefined;
     this.policyIdentity = this.em.identity(ns, spec.podSelector ? [spec.podSelector] : [], spec.containerSelector ? [spec.containerSelector] : []);
-    this.hostIncluded = spec.hostSelector !== undefined;
+    this.hostIncluded = spec.hostSelector !== undefined && policy.kind !== 'TracingPolicyNamespaced';
   }
 
   private resolveCalls(calls: string[]): { resolved: ResolvedSyscall[]; unresolved: string[] } {
