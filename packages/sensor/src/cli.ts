@@ -42,9 +42,12 @@ Options:
   --bpffs-root DIR            where Vigil pins its maps: a directory it creates inside a mounted bpffs
                               (default: /sys/fs/bpf/vigil)
   --stats-interval S          log counters every S seconds, 0 to disable (default: 60)
-  --nats URL                  join a cluster: announce this node, receive policy bundles, ack them (bundles are
-                              refused until the enforcement engine is in this build)
+  --nats URL                  join a cluster: announce this node, receive policy bundles, apply and ack them,
+                              keep the node's pod identity table (pod metadata in events, pod selectors)
   --state-dir DIR             where the last applied bundles are kept (default: /var/lib/vigil/sensor)
+  --hook-socket PATH          accept container registrations from vigil-oci-hook on this unix socket (root
+                              peers only), so pod policies apply from a container's first exec (e.g.
+                              /run/vigil/hook.sock, the hook's default; default: no socket)
   --nats-events MODE          with --nats, publish events on vigil.events.<node>.<type>: protobuf (default),
                               both (protobuf + JSON twin on <subject>.json) or off (docs/events.md)
   -h, --help                  show this help
@@ -96,6 +99,7 @@ function parseRun(argv: string[]): RunOptions | 'help' {
       nats: { type: 'string' },
       'nats-events': { type: 'string' },
       'state-dir': { type: 'string' },
+      'hook-socket': { type: 'string' },
       mechanisms: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
@@ -126,6 +130,7 @@ function parseRun(argv: string[]): RunOptions | 'help' {
     ...(values.nats ? { nats: values.nats } : {}),
     natsEvents: natsEventsOption(values['nats-events']),
     ...(values['state-dir'] ? { stateDir: values['state-dir'] } : {}),
+    ...(values['hook-socket'] ? { hookSocket: values['hook-socket'] } : {}),
   };
 }
 
