@@ -11,12 +11,12 @@
  */
 import { closeSync, constants, openSync } from 'node:fs';
 import { ENF_OFF, ENF_SIZE, UNIX_PATH_MAX } from '../abi/enforce-layout.js';
-import { BpfObject, LibbpfError, type BpfLink, type BpfMap } from '../libbpf/index.js';
+import { BpfObject, LibbpfError } from '../libbpf/index.js';
 import { cgroupIdOfPid, requireCgroupV2Mount } from './cgroup.js';
-import { DecisionReader, readCounters, setExemptCgroups, setTargetCgroups, type DecisionCounters, type EnforcementDecision } from './decision.js';
+import { DecisionReader, readCounters, setExemptCgroups, type EnforcementDecision } from './decision.js';
 import { EnforceError } from './errors.js';
-import { attachUnit, loadUnit, removePins } from './pinning.js';
-import type { PinnedObject } from '../persist/pinned-object.js';
+import { DecisionUnit } from './unit.js';
+import { attachUnit, loadUnit } from './pinning.js';
 import { BinarySets, fileRuleValue, type RuleScope } from './scope.js';
 import { addEntries, dropStale, replaceEntries } from './unit-maps.js';
 
@@ -77,23 +77,21 @@ export function probeConnectUnix(objectPath: string): { available: boolean; reas
   }
 }
 
-export class UnixConnectDeny implements Disposable {
-  private readonly obj: BpfObject;
-  private link: BpfLink | undefined;
-  private pins: PinnedObject | undefined;
-  private reader: DecisionReader | undefined;
-  private closed = false;
+export class UnixConnectDeny extends DecisionUnit {
   readonly cgroup: string;
   readonly exemptCgroupIds: readonly bigint[];
 
-  private constructor(private readonly opts: UnixConnectDenyOptions) {
-    this.cgroup = opts.cgroup ?? requireCgroupV2Mount();
+  private constructor(
+    private readonly opts: UnixConnectDenyOptions,
+    cgroup: string,
+  ) {
+    super(BpfObject.open(opts.objectPath), opts.pinDir);
+    this.cgroup = cgroup;
     this.exemptCgroupIds = opts.exemptCgroupIds ?? [cgroupIdOfPid('self')];
-    this.obj = BpfObject.open(opts.objectPath);
   }
 
   static start(opts: UnixConnectDenyOptions): UnixConnectDeny {
-    const u = new UnixConnectDeny(opts);
+    const u = new UnixConnectDeny(opts, opts.cgroup ?? requireCgroupV2Mount());
     try {
       u.startUp();
     } catch (err) {
@@ -144,42 +142,5 @@ export class UnixConnectDeny implements Disposable {
     dropStale(binMap, bins.entries());
   }
 
-  setExemptCgroups(ids: readonly bigint[]): void {
-    setExemptCgroups(this.obj, ids);
-  }
-
-  setTargetCgroups(ids: readonly bigint[] | null): void {
-    setTargetCgroups(this.obj, ids);
-  }
-
-  identityMap(): BpfMap {
-    return this.obj.map('vg_identity');
-  }
-
-  counters(): DecisionCounters {
-    return readCounters(this.obj);
-  }
-
-  drain(): number {
-    return this.reader?.drain() ?? 0;
-  }
-
-  close(): void {
-    if (this.closed) return;
-    this.closed = true;
-    this.link?.destroy();
-    this.reader?.close();
-    this.pins?.close();
-    this.obj.close();
-  }
-
-  remove(): void {
-    this.close();
-    if (this.opts.pinDir) removePins(this.opts.pinDir);
-  }
-
-  [Symbol.dispose](): void {
-    this.close();
-  }
 }
 

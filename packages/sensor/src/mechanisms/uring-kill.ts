@@ -10,13 +10,13 @@
  *   uk.setDenySet([{ id: 4 }]);                       // no process on the node can (except exempt cgroups)
  */
 import { ENF_OFF, ENF_SIZE, URING_RULES_MAX } from '../abi/enforce-layout.js';
-import { BpfObject, type BpfLink, type BpfMap } from '../libbpf/index.js';
+import { BpfObject } from '../libbpf/index.js';
 import { cgroupIdOfPid } from './cgroup.js';
-import { DecisionReader, readCounters, setExemptCgroups, setTargetCgroups, type DecisionCounters } from './decision.js';
+import { DecisionReader, readCounters, setExemptCgroups } from './decision.js';
 import { EnforceError } from './errors.js';
+import { DecisionUnit } from './unit.js';
 import type { FileKillOptions } from './file-kill.js';
-import { attachUnit, loadUnit, removePins } from './pinning.js';
-import type { PinnedObject } from '../persist/pinned-object.js';
+import { attachUnit, loadUnit } from './pinning.js';
 import { BinarySets, fileRuleValue, type RuleScope } from './scope.js';
 import { addEntries, dropStale } from './unit-maps.js';
 
@@ -27,17 +27,12 @@ export interface UringDenyRule extends RuleScope {
   id: number;
 }
 
-export class UringKill implements Disposable {
-  private readonly obj: BpfObject;
-  private link: BpfLink | undefined;
-  private pins: PinnedObject | undefined;
-  private reader: DecisionReader | undefined;
-  private closed = false;
+export class UringKill extends DecisionUnit {
   readonly exemptCgroupIds: readonly bigint[];
 
-  private constructor(private readonly opts: UringKillOptions) {
+  private constructor(opts: UringKillOptions) {
+    super(BpfObject.open(opts.objectPath), opts.pinDir);
     this.exemptCgroupIds = opts.exemptCgroupIds ?? [cgroupIdOfPid('self')];
-    this.obj = BpfObject.open(opts.objectPath);
   }
 
   static start(opts: UringKillOptions): UringKill {
@@ -77,41 +72,4 @@ export class UringKill implements Disposable {
     dropStale(binMap, bins.entries());
   }
 
-  setExemptCgroups(ids: readonly bigint[]): void {
-    setExemptCgroups(this.obj, ids);
-  }
-
-  setTargetCgroups(ids: readonly bigint[] | null): void {
-    setTargetCgroups(this.obj, ids);
-  }
-
-  identityMap(): BpfMap {
-    return this.obj.map('vg_identity');
-  }
-
-  counters(): DecisionCounters {
-    return readCounters(this.obj);
-  }
-
-  drain(): number {
-    return this.reader?.drain() ?? 0;
-  }
-
-  close(): void {
-    if (this.closed) return;
-    this.closed = true;
-    this.link?.destroy();
-    this.reader?.close();
-    this.pins?.close();
-    this.obj.close();
-  }
-
-  remove(): void {
-    this.close();
-    if (this.opts.pinDir) removePins(this.opts.pinDir);
-  }
-
-  [Symbol.dispose](): void {
-    this.close();
-  }
 }
