@@ -131,21 +131,29 @@ describe('fallback enforcement engine (real kernel)', () => {
     }
   });
 
-  it('bprm_check_security Sigkill: exec of the denied binary is killed, others run', async () => {
+  it('bprm_check_security Sigkill: exec of the denied binary fails with EPERM while the engine runs (fanotify exec mark; the binary stays readable), is killed once it is gone, others run', async () => {
     if (!capability('send_signal').available) return void process.stdout.write(`VIGIL-SKIP bprm_check missing=send_signal reason=${capability('send_signal').reason}\n`);
     const tool = join(dir, 'forbidden-tool');
     copyFileSync('/bin/true', tool);
     const engine = new FallbackEnforcementEngine({ objectsDir: BPF_OUT, pinRoot: PIN_ROOT });
     using cg = new TestCgroup();
+    const bundle = compile(execPolicy(tool));
     try {
-      const bundle = compile(execPolicy(tool));
       expect(bundle.hooks[0]?.mechanism).toBe('tp_btf');
       expect((await engine.apply(bundle)).result).toBe('applied');
-      const denied = vgTry(['exec', tool], cg.path);
-      expect(denied.signal).toBe('SIGKILL');
+      expect(vgTry(['exec', tool], cg.path).out).toBe('EPERM');
+      expect(vgTry(['open', tool], cg.path).out).toBe('ok');
       expect(vgTry(['exec', '/bin/true'], cg.path).status).toBe(0);
     } finally {
-      await engine.uninstall();
+      await engine.close(); // the fanotify group goes; the pinned exec kill stays armed
+    }
+    const again = new FallbackEnforcementEngine({ objectsDir: BPF_OUT, pinRoot: PIN_ROOT });
+    try {
+      expect(vgTry(['exec', tool], cg.path).signal).toBe('SIGKILL');
+      expect(vgTry(['exec', '/bin/true'], cg.path).status).toBe(0);
+      expect((await again.apply(bundle)).result).toBe('applied'); // adopts the pinned unit, then uninstall removes it
+    } finally {
+      await again.uninstall();
     }
   });
 

@@ -20,6 +20,7 @@ import {
   UringKill,
   type EnforcementDecision,
   type FanotifyDecision,
+  type FanotifyRule,
   type NetDenyRule,
 } from '../mechanisms/index.js';
 import { removePins } from '../mechanisms/pinning.js';
@@ -200,11 +201,17 @@ export class FallbackEnforcementEngine implements BundleApplier {
     const exec = plans.flatMap((p) => fileRules(p, p.exec, 0));
     const open = plans.flatMap((p) => fileRules(p, p.open, p.exec.length));
     const uring = plans.flatMap((p) => p.uring.map((scope, i) => ({ ...scope, id: (this.applied.get(p.policyUid)?.firstRuleId ?? 0) + p.connect.length + p.exec.length + p.open.length + i })));
-    // fanotify gives EPERM only for unscoped enforcing rules: it sees neither pods, binaries nor monitor mode
-    const fanOpen = open.filter((r) => !r.monitor && !r.identitySetId && !(r.binaries && r.binaries.length));
+    // fanotify gives EPERM only for unscoped enforcing rules: it sees neither pods, binaries nor monitor mode.
+    // Exec rules get an exec-only mark (FAN_OPEN_EXEC_PERM: the binary can still be read); exec kill stays armed
+    // beside it for when the sensor is down.
+    const unscoped = (r: PathRule) => !r.monitor && !r.identitySetId && !(r.binaries && r.binaries.length);
+    const fanRules: FanotifyRule[] = [
+      ...open.filter(unscoped).map((r) => ({ path: r.path })),
+      ...exec.filter(unscoped).map((r) => ({ path: r.path, only: 'exec' as const })),
+    ];
     this.openOwners = new Map();
     for (const p of plans) {
-      for (const r of p.open) {
+      for (const r of [...p.open, ...p.exec]) {
         try {
           const st = statSync(r.path, { bigint: true });
           this.openOwners.set(`${st.dev}:${st.ino}`, p.policyName);
@@ -235,9 +242,9 @@ export class FallbackEnforcementEngine implements BundleApplier {
       this.uringKill ??= UringKill.start({ objectPath: join(objectsDir, 'uring_deny.bpf.o'), ...exempt, pinDir: this.pinDir('uring-kill'), onDecision: (d) => this.decision('tp_btf', 'io_uring_setup', d), onError: this.opts.onError, onPersist: this.opts.onPersist });
       this.uringKill.setDenySet(uring);
     }
-    if (fanOpen.length > 0 || this.fanotify) {
+    if (fanRules.length > 0 || this.fanotify) {
       this.fanotify ??= await FanotifyGuard.start({ onDeny: (d: FanotifyDecision) => this.fanotifyDecision(d), onFatal: (m) => this.opts.onError?.(new Error(m)) });
-      await this.fanotify.setDenySet(fanOpen.map((o) => ({ path: o.path })));
+      await this.fanotify.setDenySet(fanRules);
     }
   }
 

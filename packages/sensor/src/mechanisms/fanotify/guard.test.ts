@@ -74,6 +74,24 @@ describe('fanotify guard (FAN_OPEN_PERM / FAN_OPEN_EXEC_PERM from a worker threa
     expect(vgTry(['open', secret]).out).toBe('ok');
   });
 
+  it("exec-only rules (only: 'exec') deny executing the binary with EPERM and still let it be opened and read; marks narrow and widen live", async () => {
+    if (missing()) return;
+    const denies: FanotifyDecision[] = [];
+    await using g = await FanotifyGuard.start({ onDeny: (d) => denies.push(d) });
+    await g.setDenySet([{ path: bin, only: 'exec' }]);
+    expect(vgTry(['exec', bin]).out).toBe('EPERM');
+    expect(vgTry(['open', bin]).out).toBe('ok'); // reading the binary (copying, hashing) is not executing it
+    await new Promise((r) => setTimeout(r, 50)); // decisions come from the worker thread
+    expect(denies.map((d) => d.kind)).toEqual(['exec']);
+    await g.setDenySet([{ path: bin }]); // widened: every open
+    expect(vgTry(['open', bin]).out).toBe('EPERM');
+    await g.setDenySet([{ path: bin, only: 'exec' }]); // narrowed again without unmarking the file
+    expect(vgTry(['open', bin]).out).toBe('ok');
+    expect(vgTry(['exec', bin]).out).toBe('EPERM');
+    await g.setDenySet([]);
+    expect(spawnSync(bin).status).toBe(0);
+  });
+
   it("answers the sensor's own opens (sync on the main thread and through libuv's thread pool) without deadlock", async () => {
     if (missing()) return;
     await using g = await FanotifyGuard.start();

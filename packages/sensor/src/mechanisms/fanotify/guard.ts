@@ -35,6 +35,7 @@ const EFD_CLOEXEC = 0o2000000;
 const EFD_NONBLOCK = 0o4000;
 const AT_FDCWD = -100;
 const MARK_MASK = BigInt(FAN_OPEN_PERM | FAN_OPEN_EXEC_PERM);
+const EXEC_MASK = BigInt(FAN_OPEN_EXEC_PERM);
 
 function libc() {
   const lib = koffi.load('libc.so.6');
@@ -54,8 +55,17 @@ function libc() {
 }
 let native: ReturnType<typeof libc> | undefined;
 
-/** A file to deny opening and executing: by path (its inode is marked) or by identity (needs a mount/fs mark). */
-export type FanotifyRule = { path: string } | { dev: bigint; ino: bigint };
+/**
+ * A file to deny: by path (its inode is marked) or by identity (needs a mount/fs mark). `only: 'exec'` denies
+ * executing it (FAN_OPEN_EXEC_PERM: execve, execveat, uselib) and still lets it be opened and read; without it,
+ * every open is denied, executing included.
+ */
+export type FanotifyRule = ({ path: string } | { dev: bigint; ino: bigint }) & { only?: 'exec' };
+
+/** Worker deny-set key of a file: `dev:ino`, prefixed `x:` when only executing it is denied. */
+export function denyKey(dev: bigint, ino: bigint, only: 'exec' | undefined): string {
+  return `${only === 'exec' ? 'x:' : ''}${dev}:${ino}`;
+}
 
 export interface FanotifyDecision {
   pid: number;
@@ -94,7 +104,7 @@ export class FanotifyGuard {
   private seq = 0;
   private readonly acks = new Map<number, (flushed: boolean) => void>();
   /** paths with an inode mark */
-  private readonly inodeMarks = new Set<string>();
+  private readonly inodeMarks = new Map<string, bigint>();
   private readonly wholeMarks: Array<{ path: string; flags: number }> = [];
   private closed = false;
 
@@ -154,8 +164,8 @@ export class FanotifyGuard {
     this.n.write(this.wakeFd, one, 8);
   }
 
-  private mark(flags: number, path: string, what: string): void {
-    if (this.n.fanotify_mark(this.fanFd, flags, MARK_MASK, AT_FDCWD, path) < 0) {
+  private mark(flags: number, path: string, what: string, mask = MARK_MASK): void {
+    if (this.n.fanotify_mark(this.fanFd, flags, mask, AT_FDCWD, path) < 0) {
       throw new EnforceError('SYSCALL_FAILED', `fanotify_mark (${what}) of ${path} failed (errno ${koffi.errno()})`, koffi.errno());
     }
   }
@@ -167,7 +177,8 @@ export class FanotifyGuard {
   async setDenySet(rules: readonly FanotifyRule[]): Promise<void> {
     if (this.closed) throw new EnforceError('CLOSED', 'fanotify guard is closed');
     const keys: string[] = [];
-    const paths = new Set<string>();
+    /** path → the permission events its inode mark needs (exec only, or every open) */
+    const paths = new Map<string, bigint>();
     for (const r of rules) {
       if ('path' in r) {
         let st;
@@ -176,21 +187,27 @@ export class FanotifyGuard {
         } catch (err) {
           throw new EnforceError('BAD_RULE', `cannot stat ${r.path}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
         }
-        keys.push(`${st.dev}:${st.ino}`);
-        paths.add(r.path);
-      } else keys.push(`${r.dev}:${r.ino}`);
+        keys.push(denyKey(st.dev, st.ino, r.only));
+        paths.set(r.path, (paths.get(r.path) ?? 0n) | (r.only === 'exec' ? EXEC_MASK : MARK_MASK));
+      } else keys.push(denyKey(r.dev, r.ino, r.only));
     }
-    for (const p of [...this.inodeMarks]) {
-      if (paths.has(p)) continue;
-      this.n.fanotify_mark(this.fanFd, FAN_MARK_REMOVE, MARK_MASK, AT_FDCWD, p); // ENOENT after a flush: fine
-      this.inodeMarks.delete(p);
+    // Marks are only narrowed before the worker knows the new keys (removing bits, never the whole mark while a
+    // bit is still wanted), and widened after it does.
+    for (const [p, mask] of [...this.inodeMarks]) {
+      const want = paths.get(p) ?? 0n;
+      const drop = mask & ~want;
+      if (drop === 0n) continue;
+      this.n.fanotify_mark(this.fanFd, FAN_MARK_REMOVE, drop, AT_FDCWD, p); // ENOENT after a flush: fine
+      if (want === 0n) this.inodeMarks.delete(p);
+      else this.inodeMarks.set(p, mask & want);
     }
     const flushed = await this.send(keys);
     if (flushed) this.inodeMarks.clear();
-    for (const p of paths) {
-      if (this.inodeMarks.has(p)) continue;
-      this.mark(FAN_MARK_ADD, p, 'inode');
-      this.inodeMarks.add(p);
+    for (const [p, want] of paths) {
+      const have = this.inodeMarks.get(p) ?? 0n;
+      if ((have & want) === want) continue;
+      this.mark(FAN_MARK_ADD, p, 'inode', want);
+      this.inodeMarks.set(p, have | want);
     }
   }
 

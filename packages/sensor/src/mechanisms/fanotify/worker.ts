@@ -96,7 +96,9 @@ export function workerMain(wt: typeof WorkerThreads, req: (id: string) => unknow
         let key = '';
         if (fstat(fd, st) === 0) key = `${st.readBigUInt64LE(0)}:${st.readBigUInt64LE(8)}`;
         else Atomics.add(counters, 5, 1n);
-        if (key && deny.has(key)) {
+        // `x:dev:ino`: only executing the file is denied (guard.ts denyKey)
+        const denied = key !== '' && (deny.has(key) || ((mask & FAN_OPEN_EXEC_PERM) !== 0n && deny.has(`x:${key}`)));
+        if (denied) {
           if (exempt.has(pid)) Atomics.add(counters, 3, 1n);
           else verdict = FAN_DENY;
         }
@@ -107,7 +109,7 @@ export function workerMain(wt: typeof WorkerThreads, req: (id: string) => unknow
           data.port.postMessage({ type: 'deny', pid, dev, ino, mask: Number(mask) });
         } else {
           Atomics.add(counters, 1, 1n);
-          if (ignore && key && !deny.has(key)) {
+          if (ignore && key && !deny.has(key) && !deny.has(`x:${key}`)) {
             // An ignore mark on this inode: later opens of it raise no event for this group.
             if (mark(data.fanFd, FAN_MARK_ADD | FAN_MARK_IGNORED_MASK | FAN_MARK_IGNORED_SURV_MODIFY, PERM, fd, null) === 0) Atomics.add(counters, 4, 1n);
           }
