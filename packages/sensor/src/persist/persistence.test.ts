@@ -7,7 +7,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { execFileSync, spawn } from 'node:child_process';
-import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { skipMissing } from '../../../../tools/kernel-matrix/skip.js';
@@ -114,7 +114,7 @@ describe('persistent enforcement (real kernel)', () => {
     const first = start();
     await first.waitForLog('enforcement ready', READY_MS);
     expect(first.logsWith('pinned unit').map((l) => [l.unit, l.mode])).toEqual([[join(ROOT, 'lifecycle'), 'fresh'], ...['connect', 'exec-kill', 'open-kill'].map((u) => [join(ROOT, 'enforce', u), 'fresh'])]);
-    // While it runs: exec killed, connect EPERM, open EPERM (fanotify).
+    // While it runs: exec EPERM and open EPERM (fanotify), connect EPERM.
     expect(runProbe(probe, ['exec', deniedExe, '--count', '3']).denied).toBe(3);
     expect(runProbe(probe, ['connect', '127.0.0.77', '9050', '--count', '3']).denied).toBe(3);
     expect(runProbe(probe, ['open', secret, '--count', '3']).denied).toBe(3);
@@ -212,7 +212,15 @@ describe('persistent enforcement (real kernel)', () => {
         closeFd(fd);
       }
     };
-    await v1.waitFor('the sleeper in vg_procs', () => identity() !== undefined);
+    // after its exec (the entry made at fork gets the exec's identity time when sched_process_exec runs)
+    const execed = (): boolean => {
+      try {
+        return readlinkSync(`/proc/${sleeper.pid ?? 0}/exe`).endsWith('/sleep');
+      } catch {
+        return false;
+      }
+    };
+    await v1.waitFor('the sleeper in vg_procs', () => execed() && identity() !== undefined);
     const before = identity();
 
     // Full-rate probe loops through the whole swap.
