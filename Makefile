@@ -14,12 +14,13 @@ build:
 run: setup
 	pnpm exec vigil-sensor run --policy-dir examples/policies --output compact
 
+# Each stage has a time limit (timeout(1)), so a hung test fails CI with its output instead of eating the 90 min.
 test: setup
-	pnpm lint
-	pnpm typecheck
-	pnpm test
-	./scripts/test-node24.sh
-	pnpm test:kernels --jobs 2
+	timeout --kill-after=30 600 pnpm lint
+	timeout --kill-after=30 600 pnpm typecheck
+	timeout --kill-after=30 1200 pnpm test
+	timeout --kill-after=30 1200 ./scripts/test-node24.sh
+	timeout --kill-after=60 2700 pnpm test:kernels --jobs 2
 
 # The real-kernel suites on the host kernel and stock Debian kernels in qemu guests (docs/kernel-matrix.md).
 test-kernels: setup

@@ -83,9 +83,12 @@ async function window(swap: () => Promise<void>): Promise<{ results: ProbeResult
   const loops = [startProbe(probe, ['exec', deniedExe], stop), startProbe(probe, ['connect', '127.0.0.77', '9050'], stop), startProbe(probe, ['open', secret], stop)];
   await new Promise((r) => setTimeout(r, 200));
   const t0 = performance.now();
-  await swap();
+  try {
+    await swap();
+  } finally {
+    writeFileSync(stop, ''); // the loops stop even when the swap failed
+  }
   const windowMs = performance.now() - t0;
-  writeFileSync(stop, '');
   return { results: await Promise.all(loops.map((l) => l.result)), windowMs };
 }
 

@@ -138,6 +138,54 @@ describe('libbpf bindings (real kernel)', () => {
     expect(EventType.EXEC).toBe(1);
   });
 
+  it('a producer faster than the handler does not starve the event loop: the reader yields between turns and loses nothing', async () => {
+    using obj = BpfObject.open(`${OUT}bench_producer.bpf.o`);
+    const ring = obj.map('vg_events');
+    ring.setMaxEntries(256 * 1024);
+    obj.load();
+    const prog = obj.program('vg_bench_produce');
+    const ctx = Buffer.alloc(16);
+    const BATCHES = 2000; // 40 records each: 80,000 records, ten times the reader's per-turn budget
+    let batches = 0;
+    const produce = () => {
+      ctx.writeBigUInt64LE(40n, 0);
+      ctx.writeBigUInt64LE(BigInt(batches * 20), 8);
+      prog.testRun(ctx, 0);
+      batches++;
+    };
+    let records = 0;
+    let gaps = 0;
+    let lastSeq = -1n;
+    // The handler itself refills the ring (every 40 records another batch), so a reader that drains "until
+    // empty" would run until the very last batch before anything else could.
+    let seenByTimer = -1;
+    let timerFired: () => void = () => {};
+    const timer = new Promise<void>((resolve) => (timerFired = resolve));
+    const reader = new MappedRingBuffer(ring.fd, ring.maxEntries, (v, o, size) => {
+      const rec = decodeRecord(v, o, size);
+      if (lastSeq >= 0n && rec.seq !== lastSeq + 1n) gaps++;
+      lastSeq = rec.seq;
+      if (++records === 1) {
+        // armed from inside the flood: it can only run once the reader hands the loop back
+        setTimeout(() => {
+          seenByTimer = records;
+          timerFired();
+        }, 0);
+      }
+      if (records % 40 === 0 && batches < BATCHES) produce();
+    });
+    produce();
+    reader.start();
+    await timer;
+    const deadline = Date.now() + 60_000;
+    while (records < BATCHES * 40 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+    reader.close();
+    expect(records).toBe(BATCHES * 40);
+    expect(gaps).toBe(0);
+    expect(seenByTimer).toBeGreaterThanOrEqual(0);
+    expect(seenByTimer).toBeLessThan(BATCHES * 40); // the timer ran in the middle of the flood
+  });
+
   it('is available: the objects the tests need are built', () => {
     for (const o of ['process_lifecycle.bpf.o', 'probe.bpf.o', 'bench_producer.bpf.o']) expect(existsSync(`${OUT}${o}`)).toBe(true);
   });

@@ -30,6 +30,8 @@ const BUSY = 0x80000000;
 const DISCARD = 0x40000000;
 const HDR = 8;
 const RELEASE_EVERY = 256;
+/** Records per event-loop turn (about 10–40 ms of handler work for the sensor's decoders). */
+const POLL_BUDGET = 8192;
 
 export class MappedRingBuffer implements Disposable {
   private consumerPtr: NativePtr | null;
@@ -42,6 +44,7 @@ export class MappedRingBuffer implements Disposable {
   private readonly lens: Int32Array;
   private readonly view: RingView;
   private poller: { stop(): void; close(): void } | null = null;
+  private pumpScheduled = false;
   private records = 0;
   private handlerErrors = 0;
 
@@ -77,25 +80,38 @@ export class MappedRingBuffer implements Disposable {
 
   start(): void {
     if (this.poller) return;
-    this.poller = koffi.node.poll(this.mapFd, { readable: true }, () => {
-      this.consume();
+    this.poller = koffi.node.poll(this.mapFd, { readable: true }, () => this.pump());
+  }
+
+  /**
+   * One turn of the event loop's worth of records. A producer faster than the handler (a flood of denials) would
+   * otherwise keep one consume() going forever and starve timers, I/O and the rest of the sensor: at most
+   * POLL_BUDGET records per turn, and the rest on the next turn (setImmediate), after everything else had its go.
+   */
+  private pump(): void {
+    if (this.pumpScheduled) return;
+    if (this.consume(POLL_BUDGET) < POLL_BUDGET) return;
+    this.pumpScheduled = true;
+    setImmediate(() => {
+      this.pumpScheduled = false;
+      if (this.poller) this.pump();
     });
   }
 
-  /** Consumes every committed record available now; returns how many were handed to the handler. */
-  consume(): number {
+  /** Consumes the committed records available now, at most `maxRecords`; returns how many were handed to the handler. */
+  consume(maxRecords = Number.POSITIVE_INFINITY): number {
     if (!this.consumerPtr) return 0;
     let handled = 0;
     let cons = Atomics.load(this.consumerPos, 0);
     for (;;) {
       const prod = Atomics.load(this.producerPos, 0);
-      if (prod <= cons) break;
+      if (prod <= cons || handled >= maxRecords) break;
       const avail = Number(prod - cons);
       const start = Number(cons & BigInt(this.mask));
       let done = 0;
       let sinceRelease = 0;
       let busy = false;
-      while (done < avail) {
+      while (done < avail && handled < maxRecords) {
         const off = (start + done) & this.mask;
         const len = Atomics.load(this.lens, off >> 2) >>> 0;
         if (len & BUSY) {

@@ -18,7 +18,7 @@ import { closeFd, objGet } from '../libbpf/index.js';
 import { BPF_OUT } from '../mechanisms/test-kernel.js';
 import { pinInfo } from './fdinfo.js';
 import { rawLookup } from './raw-map.js';
-import { SENSOR_BIN, SensorProcess, buildProbe, runProbe, startProbe } from './sensor-process.js';
+import { SENSOR_BIN, SensorProcess, buildProbe, killProbes, runProbe, startProbe } from './sensor-process.js';
 import { pinStatus, type PinStatus } from './status.js';
 
 const ROOT = `/sys/fs/bpf/vigil-test-${process.pid}-persistence`;
@@ -103,6 +103,7 @@ beforeAll(() => {
 });
 
 afterAll(async () => {
+  killProbes();
   for (const s of sensors) await s.kill('SIGKILL');
   for (const r of [ROOT, ROOT2]) if (existsSync(r)) uninstallPins(r);
   rmSync(dir, { recursive: true, force: true });
@@ -226,14 +227,19 @@ describe('persistent enforcement (real kernel)', () => {
     // Full-rate probe loops through the whole swap.
     const stop = join(dir, 'stop-upgrade');
     const loops = [startProbe(probe, ['exec', deniedExe], stop), startProbe(probe, ['connect', '127.0.0.77', '9050'], stop), startProbe(probe, ['open', secret], stop)];
-    await new Promise((r) => setTimeout(r, 300));
-    const swapStart = Date.now();
-    await v1.kill('SIGKILL');
-    const v2 = start(['--bpf-objects', objs2], ROOT2);
-    await v2.waitForLog('enforcement ready', READY_MS);
-    const swapMs = Date.now() - swapStart;
-    await new Promise((r) => setTimeout(r, 300));
-    writeFileSync(stop, '');
+    let swapMs: number;
+    let v2: SensorProcess;
+    try {
+      await new Promise((r) => setTimeout(r, 300));
+      const swapStart = Date.now();
+      await v1.kill('SIGKILL');
+      v2 = start(['--bpf-objects', objs2], ROOT2);
+      await v2.waitForLog('enforcement ready', READY_MS);
+      swapMs = Date.now() - swapStart;
+      await new Promise((r) => setTimeout(r, 300));
+    } finally {
+      writeFileSync(stop, ''); // the loops stop even when the swap failed
+    }
     const results = await Promise.all(loops.map((l) => l.result));
     for (const r of results) {
       expect({ kind: r.kind, allowed: r.allowed, other: r.other }).toEqual({ kind: r.kind, allowed: 0, other: 0 });

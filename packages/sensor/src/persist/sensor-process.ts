@@ -119,8 +119,18 @@ export function runProbe(probe: string, args: readonly string[]): ProbeResult {
 }
 
 /** Starts the probe loop in the background until `stopFile` exists. */
+const liveProbes = new Set<ChildProcess>();
+
+/** SIGKILLs every probe loop still running (for afterAll: a failed test must not leave a full-rate loop behind). */
+export function killProbes(): void {
+  for (const c of liveProbes) c.kill('SIGKILL');
+  liveProbes.clear();
+}
+
 export function startProbe(probe: string, args: readonly string[], stopFile: string): { result: Promise<ProbeResult> } {
   const child = spawn(probe, [...args, '--until', stopFile], { stdio: ['ignore', 'pipe', 'inherit'] });
+  liveProbes.add(child);
+  child.once('exit', () => liveProbes.delete(child));
   let out = '';
   child.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
   return {

@@ -6,6 +6,8 @@
 //   vg_persist_probe trunc PATH   --count 1                    a child opens PATH with O_WRONLY|O_TRUNC
 //   vg_persist_probe connect ADDR PORT (--count N | --until FILE)  TCP connect: denied = EPERM
 // "allowed_ns" lists the CLOCK_REALTIME times of the first 32 allowed attempts.
+// A loop never outlives its test: it dies with its parent (PR_SET_PDEATHSIG) and an --until loop gives up after
+// --max-seconds (default 300) with exit status 3, so a failed test cannot leave a full-rate loop starving the machine.
 #define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <errno.h>
@@ -16,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -106,7 +109,7 @@ static int try_connect(const char *addr, int port)
 int main(int argc, char **argv)
 {
 	const char *kind, *arg, *until = NULL;
-	long long count = -1, attempts = 0, allowed = 0, denied = 0, other = 0, ts[MAX_TS], t0, t1;
+	long long count = -1, attempts = 0, allowed = 0, denied = 0, other = 0, ts[MAX_TS], t0, t1, max_ns = 300LL * 1000000000LL;
 	int port = 0, i, nts = 0;
 
 	if (argc < 5) {
@@ -123,7 +126,11 @@ int main(int argc, char **argv)
 			count = atoll(argv[i + 1]);
 		else if (!strcmp(argv[i], "--until"))
 			until = argv[i + 1];
+		else if (!strcmp(argv[i], "--max-seconds"))
+			max_ns = atoll(argv[i + 1]) * 1000000000LL;
 	}
+	if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || getppid() == 1)
+		return 4; /* the parent is already gone (or cannot be followed): nobody would stop us */
 	signal(SIGPIPE, SIG_IGN);
 	t0 = now_ns(CLOCK_MONOTONIC);
 	for (;;) {
@@ -132,8 +139,14 @@ int main(int argc, char **argv)
 
 		if (count >= 0 && attempts >= count)
 			break;
-		if (until && (attempts & 15) == 0 && stat(until, &sb) == 0)
-			break;
+		if (until && (attempts & 15) == 0) {
+			if (stat(until, &sb) == 0)
+				break;
+			if (now_ns(CLOCK_MONOTONIC) - t0 > max_ns) {
+				fprintf(stderr, "vg_persist_probe: %s never appeared within --max-seconds; giving up\n", until);
+				return 3;
+			}
+		}
 		if (!strcmp(kind, "exec"))
 			r = try_exec(arg);
 		else if (!strcmp(kind, "open"))
