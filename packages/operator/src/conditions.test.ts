@@ -30,6 +30,20 @@ describe('policy status', () => {
     expect(r.conditions?.find((c) => c.type === 'Stalled')?.lastTransitionTime).toBe('2026-11-23T10:00:00Z');
     expect(sameJson(nextStatus(r, facts(2, [ack('n0', 'applied'), ack('n1', 'applied')]), new Date()), r)).toBe(true);
   });
+  it('a nodeSelector that selects nothing is settled (Ready, NoMatchingNodes); no sensor at all is not (NoNodes)', () => {
+    const none = nextStatus(undefined, { ...facts(0, []), nodeSelection: { selector: 'tier=edge', selected: 0, total: 4 } }, t0);
+    expect(none.conditions?.map((c) => [c.type, c.status, c.reason])).toEqual([
+      ['Ready', 'True', 'NoMatchingNodes'],
+      ['Reconciling', 'False', 'NoMatchingNodes'],
+      ['Stalled', 'False', 'NoMatchingNodes'],
+      ['Degraded', 'False', 'NoMatchingNodes'],
+    ]);
+    const noSensors = nextStatus(undefined, { ...facts(0, []), nodeSelection: { selector: 'tier=edge', selected: 0, total: 0 } }, t0);
+    expect(noSensors.conditions?.find((c) => c.type === 'Ready')).toMatchObject({ status: 'False', reason: 'NoNodes' });
+    const some = nextStatus(undefined, { ...facts(1, [ack('n0', 'applied')]), nodeSelection: { selector: 'tier=edge', selected: 1, total: 4 } }, t0);
+    expect(some.conditions?.find((c) => c.type === 'Ready')?.message).toBe('all 1 node(s) enforce generation 1 (spec.nodeSelector tier=edge selects 1 of 4 node(s) running a sensor)');
+  });
+
   it('bounds the failing list but counts every failure', () => {
     const s = nextStatus(undefined, facts(30, Array.from({ length: 30 }, (_, i) => ack(`n${i}`, 'refused'))), t0);
     expect(s.nodes?.failed).toBe(30);

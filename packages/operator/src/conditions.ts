@@ -18,6 +18,8 @@ export interface PolicyFacts {
   targets: ReadonlyMap<string, { contentHash: string } | { compileFailure: { reason: string; message: string } }>;
   /** Latest ack per node for this policy. */
   acks: ReadonlyMap<string, AckSummary>;
+  /** With spec.nodeSelector: the selector and how many of the nodes running a sensor it selected. */
+  nodeSelection?: { selector: string; selected: number; total: number };
 }
 
 interface Cond {
@@ -64,6 +66,19 @@ export function computeStatus(f: PolicyFacts): { conditions: Cond[]; nodes: NonN
     .slice(0, 3)
     .map((x) => `${x.node}: ${x.message ?? x.reason}`)
     .join('; ');
+  const sel = f.nodeSelection;
+  const selNote = sel ? ` (spec.nodeSelector ${sel.selector} selects ${sel.selected} of ${sel.total} node(s) running a sensor)` : '';
+  if (desired === 0 && sel && sel.total > 0)
+    // Like a DaemonSet whose nodeSelector matches no node: nothing to do is a settled state, not a failure.
+    return {
+      nodes,
+      conditions: [
+        c('Ready', true, 'NoMatchingNodes', `spec.nodeSelector ${sel.selector} selects none of the ${sel.total} node(s) running a sensor: nothing to enforce; label a node to select it`),
+        c('Reconciling', false, 'NoMatchingNodes', ''),
+        c('Stalled', false, 'NoMatchingNodes', ''),
+        c('Degraded', false, 'NoMatchingNodes', ''),
+      ],
+    };
   if (desired === 0)
     return {
       nodes,
@@ -78,7 +93,7 @@ export function computeStatus(f: PolicyFacts): { conditions: Cond[]; nodes: NonN
     return {
       nodes,
       conditions: [
-        c('Ready', false, 'Progressing', `${applied}/${desired} nodes applied generation ${f.generation}, ${pending} pending`),
+        c('Ready', false, 'Progressing', `${applied}/${desired} nodes applied generation ${f.generation}, ${pending} pending${selNote}`),
         c('Reconciling', true, 'Progressing', `waiting for ${pending} node(s) to apply generation ${f.generation}`),
         c('Stalled', false, 'Progressing', ''),
         c('Degraded', failed > 0, failed > 0 ? 'NodesFailed' : 'Progressing', failed > 0 ? `${failed} node(s) failed: ${failMsg}` : ''),
@@ -97,7 +112,7 @@ export function computeStatus(f: PolicyFacts): { conditions: Cond[]; nodes: NonN
   return {
     nodes,
     conditions: [
-      c('Ready', true, 'Applied', `all ${desired} node(s) enforce generation ${f.generation}`),
+      c('Ready', true, 'Applied', `all ${desired} node(s) enforce generation ${f.generation}${selNote}`),
       c('Reconciling', false, 'Applied', ''),
       c('Stalled', false, 'Applied', ''),
       c('Degraded', false, 'Applied', ''),

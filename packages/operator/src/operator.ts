@@ -211,7 +211,7 @@ export class Operator {
       const policies = this.policies();
       const targets = this.targetNodes();
       this.plannedNodes = this.liveNodes(targets);
-      const { plan, issues } = this.compile.compile(policies, targets);
+      const { plan, issues } = this.compile.compile(policies, targets, (node) => this.nodes.get(node)?.metadata?.labels);
       if (!this.publish) return;
       await this.publish.sync(plan);
       this.plan = plan;

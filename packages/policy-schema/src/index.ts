@@ -52,6 +52,7 @@ export {
 } from './errors.js';
 export type { BundleErrorCode, CompileErrorCode, PolicyErrorCode, PolicyIssue } from './errors.js';
 export { LIMITS, LIMIT_DOCS } from './limits.js';
+export { formatLabelSelector, matchLabelSelector } from './label-selector.js';
 export type { LimitName } from './limits.js';
 export { assertValidPolicy, parsePolicy, validatePolicy, validatePolicyText } from './validate.js';
 export type { DocumentResult, ValidationResult } from './validate.js';

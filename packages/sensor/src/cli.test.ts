@@ -27,7 +27,7 @@ describe('vigil-sensor CLI', () => {
     expect(top.stdout).toMatch(/vigil-sensor run/);
     expect(top.stdout).toMatch(/vigil-sensor probe/);
     const run = cli(['run', '--help']);
-    for (const opt of ['--policy-dir', '--output', '--export-file', '--node-name', '--ring-buffer-mb', '--bpffs-root', '--hook-socket', '--nats-events']) expect(run.stdout).toContain(opt);
+    for (const opt of ['--policy-dir', '--output', '--export-file', '--node-name', '--ring-buffer-mb', '--bpffs-root', '--hook-socket', '--nats-events', '--node-labels']) expect(run.stdout).toContain(opt);
   });
 
   it('rejects bad arguments with one line that names the option', () => {

@@ -2,6 +2,7 @@
 /** `vigil-sensor`: the node sensor's command line. */
 import { parseArgs } from 'node:util';
 import { SensorError } from './errors.js';
+import { parseNodeLabels } from './node-labels.js';
 import { LibbpfError } from './libbpf/index.js';
 import { createLogger, defaultRunOptions, startSensor, tuneHeapForSensor, DEFAULT_OBJECTS_DIR, type RunOptions } from './main.js';
 import { formatCapabilityTable, probeKernel } from './probe/probe.js';
@@ -35,6 +36,9 @@ Options:
   --export-file-max-mb N      rotate the export file past N MiB (default: 100)
   --export-file-rotations N   rotated files to keep: PATH.1 … PATH.N (default: 5)
   --node-name NAME            node name in events and exec_ids (default: the hostname)
+  --node-labels K=V,...       this node's labels, for policies with spec.nodeSelector in --policy-dir (with
+                              --nats the operator matches the Kubernetes Node's labels instead); a policy
+                              with a nodeSelector is not loaded when no labels are given (said in the log)
   --ancestors N               attach up to N ancestors beyond the parent to each event (default: 0)
   --ring-buffer-mb N          kernel ring buffer size in MiB, a power of two (default: 4; the kernel maps
                               it twice into the sensor, so it shows twice in RSS)
@@ -91,6 +95,7 @@ function parseRun(argv: string[]): RunOptions | 'help' {
       'export-file-max-mb': { type: 'string' },
       'export-file-rotations': { type: 'string' },
       'node-name': { type: 'string' },
+      'node-labels': { type: 'string' },
       ancestors: { type: 'string' },
       'ring-buffer-mb': { type: 'string' },
       'bpf-objects': { type: 'string' },
@@ -131,6 +136,7 @@ function parseRun(argv: string[]): RunOptions | 'help' {
     natsEvents: natsEventsOption(values['nats-events']),
     ...(values['state-dir'] ? { stateDir: values['state-dir'] } : {}),
     ...(values['hook-socket'] ? { hookSocket: values['hook-socket'] } : {}),
+    ...(values['node-labels'] !== undefined ? { nodeLabels: parseNodeLabels(values['node-labels']) } : {}),
   };
 }
 

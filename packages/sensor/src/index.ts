@@ -35,7 +35,8 @@ export type { EventExport, NatsEventExporterOptions, NatsExportStats } from './e
 export { IDENTITY_BUCKET, identityKeys, parsePodKey } from './identity/protocol.js';
 export type { ContainerIdentity, PodIdentity } from './identity/protocol.js';
 export { IdentityTable, IdentityTableClient } from './identity/table.js';
-export { IdentitySets, IdentitySetsError, matchLabelSelector } from './identity/sets.js';
+export { IdentitySets, IdentitySetsError } from './identity/sets.js';
+export { matchLabelSelector } from '@vigil/policy-schema';
 export type { ContainerRegistration, IdentitySetsOptions, IdentitySetsStats } from './identity/sets.js';
 export { CgroupResolver } from './identity/resolver.js';
 export { parseCgroupPath, splitContainerId } from './identity/cgroup-path.js';

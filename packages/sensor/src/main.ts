@@ -53,6 +53,8 @@ export interface RunOptions {
   stateDir?: string;
   /** Unix socket for vigil-oci-hook registrations (absent: no hook socket); e.g. /run/vigil/hook.sock */
   hookSocket?: string;
+  /** This node's labels for spec.nodeSelector of --policy-dir policies (undefined: none given). */
+  nodeLabels?: Record<string, string>;
   /** Events on NATS (with nats): protobuf only (default), protobuf + JSON twin, or none. */
   natsEvents?: 'protobuf' | 'both' | 'off';
 }
@@ -180,7 +182,7 @@ export function startSensor(o: RunOptions): RunningSensor {
   const applier = new PersistingApplier(new IdentityApplier(composite, identity.sets), o.stateDir ?? '/var/lib/vigil/sensor', (uid) =>
     composite.status(uid).map((h) => ({ path: h.path, hook: h.hook, mechanism: h.mechanism, status: h.state === 'refused' ? ('refused' as const) : ('enforcing' as const) })),
   );
-  const localPolicies = policyDir ? applyPolicies(policyDir, { engine: applier, objectsDir: o.objectsDir, mechanisms: o.mechanisms, logger }) : undefined;
+  const localPolicies = policyDir ? applyPolicies(policyDir, { engine: applier, objectsDir: o.objectsDir, mechanisms: o.mechanisms, logger, ...(o.nodeLabels ? { nodeLabels: o.nodeLabels } : {}) }) : undefined;
 
   const logStats = () => {
     const s = lifecycle.stats();

@@ -1,7 +1,7 @@
 // The compile step: validated policies × announced nodes → the content of the vigil-bundles bucket. Pure apart
 // from the compile cache; nodes with the same NodeProfile share one compiled bundle (one compile per policy
 // generation and profile).
-import { bundleToJson, compilePolicy, PolicyCompileError, type NodeProfile, type TracingPolicy } from '@vigil/policy-schema';
+import { bundleToJson, compilePolicy, formatLabelSelector, matchLabelSelector, PolicyCompileError, type NodeProfile, type TracingPolicy } from '@vigil/policy-schema';
 import { keys, type Assignment } from '@vigil/sensor';
 
 export interface DesiredPolicy {
@@ -17,6 +17,8 @@ export interface KnownNode {
   name: string;
   profileHash: string;
   profile: NodeProfile;
+  /** The Kubernetes Node's labels (spec.nodeSelector is matched against them); a node without a Node object has none. */
+  labels?: Readonly<Record<string, string>>;
 }
 
 export interface NodeCompileFailure {
@@ -31,6 +33,8 @@ export interface PolicyPlanOutcome {
   assignedNodes: string[];
   /** Nodes whose profile this generation could not be compiled for (their previous assignment is kept). */
   failures: NodeCompileFailure[];
+  /** With spec.nodeSelector: the selector as kubectl prints it, and how many of the sensor nodes it selected. */
+  nodeSelection?: { selector: string; selected: number; total: number };
 }
 
 export interface Plan {
@@ -87,7 +91,12 @@ export function compilePlan(policies: readonly DesiredPolicy[], nodes: readonly 
     }
     const valid = { ...p, policy: p.policy };
     const perProfile = new Map<string, Assignment>();
-    for (const n of nodes) {
+    // spec.nodeSelector: a node it does not select gets no assignment, so a node relabelled out of the selector
+    // has its assignment deleted and its sensor removes the policy; relabelled in, it gets one.
+    const selector = p.policy.spec.nodeSelector;
+    const selected = selector ? nodes.filter((n) => matchLabelSelector(selector, n.labels ?? {})) : nodes;
+    if (selector) outcome.nodeSelection = { selector: formatLabelSelector(selector), selected: selected.length, total: nodes.length };
+    for (const n of selected) {
       const c = cache.get(valid, n);
       const akey = keys.assignment(n.name, p.uid);
       if (!c.ok) {

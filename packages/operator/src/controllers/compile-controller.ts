@@ -29,7 +29,8 @@ export class CompileController {
     return this.cache.compiles;
   }
 
-  compile(policies: readonly PolicyObject[], nodes: readonly Announce[]): CompileResult {
+  /** `labelsOf`: the Kubernetes Node labels of a sensor's node (spec.nodeSelector); undefined when it has no Node object. */
+  compile(policies: readonly PolicyObject[], nodes: readonly Announce[], labelsOf: (node: string) => Readonly<Record<string, string>> | undefined = () => undefined): CompileResult {
     const issues = new Map<string, PolicyIssue[]>();
     const desired: DesiredPolicy[] = [];
     const live = new Set<string>();
@@ -50,7 +51,12 @@ export class CompileController {
       if (v.issues.length > 0) issues.set(m.uid, v.issues);
     }
     for (const uid of this.validated.keys()) if (!live.has(uid)) this.validated.delete(uid);
-    const known: KnownNode[] = nodes.map((a) => ({ name: a.node, profile: a.profile, profileHash: a.profileHash }));
+    const known: KnownNode[] = nodes.map((a) => {
+      const k: KnownNode = { name: a.node, profile: a.profile, profileHash: a.profileHash };
+      const labels = labelsOf(a.node);
+      if (labels) k.labels = labels;
+      return k;
+    });
     return { plan: compilePlan(desired, known, this.cache), issues };
   }
 }

@@ -57,6 +57,7 @@ export class StatusController {
     const spec = obj.spec as { options?: { name: string; value: string }[] } | undefined;
     const mode = spec?.options?.find((o) => o.name === 'policy-mode')?.value === 'monitor' ? 'monitor' : 'enforce';
     const facts: PolicyFacts = { generation, mode, issues, targets, acks: inputs.acks(m.uid) ?? new Map() };
+    if (outcome.nodeSelection) facts.nodeSelection = outcome.nodeSelection;
     const status = nextStatus(obj.status, facts, this.now());
     if (sameJson(status, obj.status)) return { written: false };
     const reconciling = (s: typeof status | undefined): boolean => s?.conditions?.find((c) => c.type === 'Reconciling')?.status === 'True';

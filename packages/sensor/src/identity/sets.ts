@@ -16,7 +16,7 @@
  * is never deleted and re-added, so enforcement has no gap during a relabel of other pods or a re-read.
  */
 import type { Logger } from 'pino';
-import type { IdentitySetRef, LabelSelector } from '@vigil/policy-schema';
+import { matchLabelSelector, type IdentitySetRef } from '@vigil/policy-schema';
 import { IDENTITY_ALL_PODS, identityKey, parseIdentityKey } from './abi.js';
 import type { IdentityMapWriter } from './map.js';
 import type { CgroupResolver } from './resolver.js';
@@ -34,30 +34,6 @@ export interface ContainerRegistration {
   containerName?: string;
 }
 
-export function matchLabelSelector(sel: LabelSelector, labels: Readonly<Record<string, string>>): boolean {
-  for (const [k, v] of Object.entries(sel.matchLabels ?? {})) if (labels[k] !== v) return false;
-  for (const e of sel.matchExpressions ?? []) {
-    const has = Object.prototype.hasOwnProperty.call(labels, e.key);
-    const v = labels[e.key];
-    switch (e.operator) {
-      case 'In':
-        if (!has || !(e.values ?? []).includes(v as string)) return false;
-        break;
-      case 'NotIn':
-        if (has && (e.values ?? []).includes(v as string)) return false;
-        break;
-      case 'Exists':
-        if (!has) return false;
-        break;
-      case 'DoesNotExist':
-        if (has) return false;
-        break;
-      default:
-        return false;
-    }
-  }
-  return true;
-}
 
 export interface IdentitySetsOptions {
   table: IdentityTable;
