@@ -7,6 +7,9 @@
  *      "podUid":"…","namespace":"…","podName":"…","containerName":"…"}        (pod fields optional)
  *   ← {"ok":true}   once the container's cgroup is in every identity set it belongs to (vg_identity written)
  *   ← {"ok":false,"error":"…"}
+ *
+ *   → {"v":1,"op":"unregister","containerId":"<64 hex>"}     (the poststop hook: the container is gone)
+ *   ← {"ok":true}   (also when the container was not registered)
  */
 import { chmodSync, mkdirSync, rmSync } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
@@ -28,11 +31,14 @@ export interface HookServerOptions {
 
 export interface HookServerStats {
   registered: number;
+  unregistered: number;
   rejected: number;
   errors: number;
 }
 
-export function parseRegistration(line: string): ContainerRegistration {
+export type HookMessage = { op: 'register'; reg: ContainerRegistration } | { op: 'unregister'; containerId: string };
+
+export function parseHookMessage(line: string): HookMessage {
   let m: unknown;
   try {
     m = JSON.parse(line);
@@ -44,6 +50,13 @@ export function parseRegistration(line: string): ContainerRegistration {
   if (o['v'] !== 1) throw new Error(`unsupported protocol version ${JSON.stringify(o['v'])} (this sensor speaks 1)`);
   const id = o['containerId'];
   if (typeof id !== 'string' || !/^[0-9a-f]{64}$/.test(id)) throw new Error('containerId must be 64 lowercase hex digits');
+  const op = o['op'] ?? 'register';
+  if (op === 'unregister') return { op, containerId: id };
+  if (op !== 'register') throw new Error(`unknown op ${JSON.stringify(op)} (register or unregister)`);
+  return { op, reg: parseRegistration(o, id) };
+}
+
+function parseRegistration(o: Record<string, unknown>, id: string): ContainerRegistration {
   const path = o['cgroupPath'];
   if (typeof path !== 'string' || !path.startsWith('/') || path.includes('..')) throw new Error('cgroupPath must be an absolute cgroup v2 path without ".."');
   const reg: ContainerRegistration = { containerId: id, cgroupPath: path };
@@ -59,7 +72,7 @@ export function parseRegistration(line: string): ContainerRegistration {
 export class HookServer {
   private readonly server: Server;
   readonly path: string;
-  readonly stats: HookServerStats = { registered: 0, rejected: 0, errors: 0 };
+  readonly stats: HookServerStats = { registered: 0, unregistered: 0, rejected: 0, errors: 0 };
 
   private constructor(private readonly o: HookServerOptions) {
     this.path = o.path ?? DEFAULT_HOOK_SOCKET;
@@ -108,10 +121,16 @@ export class HookServer {
       const line = buf.slice(0, nl);
       buf = '';
       try {
-        const reg = parseRegistration(line);
-        this.o.sets.register(reg);
-        this.stats.registered++;
-        this.o.logger?.debug({ containerId: reg.containerId, cgroup: reg.cgroupPath, peerPid: cred.pid }, 'oci hook: container registered');
+        const m = parseHookMessage(line);
+        if (m.op === 'register') {
+          this.o.sets.register(m.reg);
+          this.stats.registered++;
+          this.o.logger?.debug({ containerId: m.reg.containerId, cgroup: m.reg.cgroupPath, peerPid: cred.pid }, 'oci hook: container registered');
+        } else {
+          this.o.sets.unregister(m.containerId);
+          this.stats.unregistered++;
+          this.o.logger?.debug({ containerId: m.containerId, peerPid: cred.pid }, 'oci hook: container unregistered');
+        }
         s.end(JSON.stringify({ ok: true }) + '\n');
       } catch (err) {
         this.stats.errors++;

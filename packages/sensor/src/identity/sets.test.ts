@@ -162,4 +162,70 @@ describe('identity sets: table → vg_identity → kernel decision (real kernel)
       map.close();
     }
   });
+
+  it('a map write that fails is retried until it lands: an add (the pod becomes enforced) and a remove (it stops)', () => {
+    for (const cap of ['cgroup_v2', 'cgroup_sock', 'bpffs'] as const) {
+      const c = capability(cap);
+      if (!c.available) return skipMissing(expect.getState().currentTestName, cap, c.reason);
+    }
+    using node = new FakeNode();
+    const web = node.addPod(['nginx']);
+    const table = new IdentityTable();
+    const real = PinnedIdentityMap.open(`${PIN_ROOT}-retry`);
+    // The real pinned map, with writes failing while `broken` (as ENOMEM or a full map would make them fail).
+    let broken = false;
+    const fail = () => {
+      if (broken) throw Object.assign(new Error('bpf_map_update_elem: Cannot allocate memory'), { code: 'ENOMEM' });
+    };
+    const map = {
+      add: (s: number, c: bigint) => (fail(), real.add(s, c)),
+      remove: (s: number, c: bigint) => (fail(), real.remove(s, c)),
+      keys: () => real.keys(),
+      close: () => real.close(),
+    };
+    const sets = new IdentitySets({ table, resolver: new CgroupResolver({ kubepodsRoots: [node.kubepods] }), map, rescanMs: 0, adoptGraceMs: 0 });
+    using obj = BpfObject.open(OBJECT);
+    for (const p of ['vg_idtest_tp_btf', 'vg_idtest_raw_tp', 'vg_idtest_kprobe', 'vg_idtest_fentry', 'vg_idtest_lsm']) obj.program(p).setAutoload(false);
+    obj.map(IDENTITY_MAP_NAME).setPinPath(real.path);
+    obj.load();
+    const fd = openSync(node.root, constants.O_RDONLY | constants.O_DIRECTORY);
+    const link = obj.program('vg_idtest_connect4').attachCgroup(fd);
+    closeSync(fd);
+    try {
+      const WEB: IdentitySetRef = { id: 201, podSelectors: [{ matchLabels: { app: 'web' } }], containerSelectors: [] };
+      obj.map('vg_idtest_cfg').update(Buffer.alloc(4), cfg(WEB.id, false));
+      sets.ensure('policy', [WEB]);
+      const nginx = must(web.containers[0]).dir;
+
+      broken = true;
+      table.set(web.uid, podMeta(web, 'web-1', { app: 'web' }));
+      expect(sets.stats().pendingWrites).toBe(1);
+      expect(connectFrom(nginx)).toBe('ok'); // what the failure costs until the retry
+      expect(sets.retryFailedWrites()).toBe(1); // still failing: kept
+      broken = false;
+      sets.fullRefresh(); // the periodic rescan retries first
+      expect(sets.stats().pendingWrites).toBe(0);
+      expect(connectFrom(nginx)).toBe('EPERM');
+
+      broken = true;
+      table.set(web.uid, podMeta(web, 'web-1', { app: 'other' }));
+      expect(connectFrom(nginx)).toBe('EPERM'); // the remove failed: still enforced
+      // Relabelled back before the retry: the retry re-derives what is wanted (present), nothing is removed.
+      table.set(web.uid, podMeta(web, 'web-1', { app: 'web' }));
+      broken = false;
+      expect(sets.retryFailedWrites()).toBe(0);
+      expect(connectFrom(nginx)).toBe('EPERM');
+      broken = true;
+      table.set(web.uid, podMeta(web, 'web-1', { app: 'other' }));
+      broken = false;
+      expect(sets.retryFailedWrites()).toBe(0);
+      expect(connectFrom(nginx)).toBe('ok');
+      expect(real.keys()).not.toContain(identityKey(WEB.id, web.cgroupId).toString('hex'));
+      sets.close();
+    } finally {
+      link.destroy();
+      map.close();
+      rmSync(`${PIN_ROOT}-retry`, { recursive: true, force: true });
+    }
+  });
 });

@@ -15,6 +15,7 @@
  * the policy goes; a set's entries exist while at least one owner needs it. Writes are diffs: an unchanged member
  * is never deleted and re-added, so enforcement has no gap during a relabel of other pods or a re-read.
  */
+import { statSync } from 'node:fs';
 import type { Logger } from 'pino';
 import { matchLabelSelector, type IdentitySetRef } from '@vigil/policy-schema';
 import { IDENTITY_ALL_PODS, identityKey, parseIdentityKey } from './abi.js';
@@ -54,6 +55,10 @@ export interface IdentitySetsStats {
   adds: number;
   removes: number;
   errors: number;
+  /** map writes that failed and are retried (every rescan and on retryFailedWrites()) */
+  pendingWrites: number;
+  /** runtime-hook registrations held (dropped by the poststop hook or once their cgroup is gone) */
+  registrations: number;
   pods: number;
 }
 
@@ -70,6 +75,8 @@ export class IdentitySets {
   private readonly settleTimer: NodeJS.Timeout | undefined;
   private readonly adopted: Set<string>;
   private readonly counters = { adds: 0, removes: 0, errors: 0 };
+  /** key (hex) → the write that failed; retried until it succeeds or is no longer wanted */
+  private readonly failed = new Map<string, 'add' | 'remove'>();
   private closed = false;
 
   constructor(private readonly o: IdentitySetsOptions) {
@@ -188,11 +195,48 @@ export class IdentitySets {
   }
 
   stats(): IdentitySetsStats {
-    return { sets: this.sets.size, entries: this.refcount.size, pods: this.contrib.size, ...this.counters };
+    return { sets: this.sets.size, entries: this.refcount.size, pods: this.contrib.size, pendingWrites: this.failed.size, registrations: this.registrations.size, ...this.counters };
+  }
+
+  /** Container ids registered by the runtime hook and still held. */
+  registeredContainers(): string[] {
+    return [...this.registrations.keys()];
+  }
+
+  /**
+   * Drops registrations whose cgroup directory is gone (the container ended and the runtime never ran the
+   * poststop hook: a crash, a fail-open start). Runs with every rescan; returns the container ids dropped.
+   */
+  sweepRegistrations(): string[] {
+    const gone: string[] = [];
+    for (const id of this.registrations.keys()) {
+      const cd = this.o.resolver.registration(id);
+      if (!cd) continue;
+      // gone, or removed and made again by someone else (another cgroup id): either way not this container's
+      const st = statSync(cd.dir, { bigint: true, throwIfNoEntry: false });
+      if (!st || st.ino !== cd.id) gone.push(id);
+    }
+    for (const id of gone) this.unregister(id);
+    if (gone.length > 0) this.o.logger?.debug({ containers: gone }, 'runtime-hook registrations of removed cgroups dropped');
+    return gone;
+  }
+
+  /**
+   * Writes again what failed (ENOMEM, a full map, a map replaced under us): the desired state of each failed key
+   * is re-derived, so a key no longer wanted is removed rather than added. Returns how many are still failing.
+   */
+  retryFailedWrites(): number {
+    for (const [k] of [...this.failed]) {
+      this.failed.delete(k);
+      this.write(this.refcount.has(k) || this.adopted.has(k) ? 'add' : 'remove', k, true);
+    }
+    return this.failed.size;
   }
 
   /** Recomputes every pod (after set changes and periodically: catches pod cgroups created after their metadata). */
   fullRefresh(): void {
+    this.retryFailedWrites();
+    this.sweepRegistrations();
     const uids = new Set<string>([...this.contrib.keys(), ...this.regsOfPod.keys()]);
     for (const p of this.o.table.allPods()) uids.add(p.uid);
     for (const uid of this.o.resolver.scanPods().keys()) uids.add(uid);
@@ -260,16 +304,19 @@ export class IdentitySets {
     } else this.refcount.set(k, n - 1);
   }
 
-  private write(op: 'add' | 'remove', k: string): void {
+  private write(op: 'add' | 'remove', k: string, retry = false): void {
     const { setId, cgroupId } = parseIdentityKey(Buffer.from(k, 'hex'));
     try {
       if (op === 'add') this.o.map.add(setId, cgroupId);
       else this.o.map.remove(setId, cgroupId);
+      this.failed.delete(k);
       this.counters[op === 'add' ? 'adds' : 'removes']++;
       this.o.onWrite?.(op, setId, cgroupId);
+      if (retry) this.o.logger?.info({ setId, cgroupId: cgroupId.toString(), op }, 'identity map write succeeded on retry');
     } catch (err) {
       this.counters.errors++;
-      this.o.logger?.error({ err, setId, cgroupId: cgroupId.toString(), op }, 'identity map write failed');
+      this.failed.set(k, op);
+      if (!retry) this.o.logger?.error({ err, setId, cgroupId: cgroupId.toString(), op }, 'identity map write failed; retried with every rescan until it succeeds');
     }
   }
 

@@ -60,6 +60,11 @@ export class FakeNode implements Disposable {
     return { id, name, dir, cgroupId: cgroupIdOf(dir) };
   }
 
+  /** Removes one container's cgroup (processes left in it are moved to the root first). */
+  removeContainer(c: FakeContainer): void {
+    this.rm(c.dir);
+  }
+
   /** Removes a pod's cgroups (processes left in them are moved to the root first). */
   removePod(pod: FakePod): void {
     for (const c of pod.containers) this.rm(c.dir);

@@ -13,6 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { skipMissing } from '../../../../tools/kernel-matrix/skip.js';
+import { identityKey } from '../identity/abi.js';
 import { HookServer } from '../identity/hook-server.js';
 import { PinnedIdentityMap } from '../identity/map.js';
 import { CgroupResolver } from '../identity/resolver.js';
@@ -154,6 +155,26 @@ describe('vigil-oci-hook', () => {
       must(i2.child.stdin).end('go\n');
       expect(await i2.result).toBe('ok');
       expect(hooks.stats.registered).toBe(2);
+      expect(sets.registeredContainers().sort()).toEqual([c1.id, c2.id].sort());
+
+      // poststop: the runtime runs the hook again with status "stopped": the registration and its map entry go.
+      const c1Key = identityKey(SET, c1.cgroupId).toString('hex');
+      expect(map.keys()).toContain(c1Key);
+      expect(await runHook({ ociVersion: '1.0.2', id: c1.id, status: 'stopped', bundle: dir, annotations: annotations('app') }, ['--socket', socket])).toEqual({ status: 0, stderr: '' });
+      expect(hooks.stats.unregistered).toBe(1);
+      expect(sets.registeredContainers()).toEqual([c2.id]);
+      expect(sets.members(SET)).toEqual([]);
+      expect(map.keys()).not.toContain(c1Key);
+      // A runtime that never ran poststop: once the container's cgroup is removed, the rescan drops it.
+      expect(sets.sweepRegistrations()).toEqual([]);
+      node.removeContainer(c2);
+      sets.fullRefresh();
+      expect(sets.registeredContainers()).toEqual([]);
+      expect(sets.stats().registrations).toBe(0);
+      // poststop with no sensor listening: logged, exit 0 even with --fail-closed (the container is gone anyway).
+      const late = await runHook({ id: c2.id, status: 'stopped' }, ['--socket', join(dir, 'nobody.sock'), '--fail-closed']);
+      expect(late.status).toBe(0);
+      expect(late.stderr).toMatch(/^vigil-oci-hook: poststop: cannot reach the sensor .*; the sensor drops the registration once the container's cgroup is gone/);
 
       // Non-root callers: the socket is 0600 (EACCES); with the mode opened up, SO_PEERCRED still refuses them.
       expect((await runHook({ id: c0.id, pid: process.pid }, ['--socket', socket, '--fail-closed'], { uid: 65534, gid: 65534 })).stderr).toMatch(/EACCES/);

@@ -12,6 +12,10 @@
  * If the sensor does not answer in --timeout-ms (default 2000) or refuses: --fail-open (default) lets the
  * container start (exit 0, one line on stderr), --fail-closed makes the runtime abort its creation (exit 1).
  * Pod sandboxes (pause containers) are registered like any container.
+ *
+ * Run at the poststop stage too (the state's status is "stopped"), it tells the sensor the container is gone, so
+ * the registration is dropped at once (the sensor also drops registrations whose cgroup disappeared, for runtimes
+ * that never run poststop). A poststop failure only logs: the container is gone either way (exit 0).
  */
 import { readFileSync } from 'node:fs';
 import { connect } from 'node:net';
@@ -26,6 +30,8 @@ export interface HookOptions {
 
 export interface OciState {
   id: string;
+  /** creating | created | running | stopped (poststop) */
+  status?: string;
   pid?: number;
   bundle?: string;
   annotations?: Record<string, string>;
@@ -62,6 +68,7 @@ export function parseState(text: string): OciState {
   const o = s as Record<string, unknown>;
   if (!o || typeof o['id'] !== 'string') throw new Error('OCI state: "id" missing');
   const st: OciState = { id: o['id'] };
+  if (typeof o['status'] === 'string') st.status = o['status'];
   if (typeof o['pid'] === 'number') st.pid = o['pid'];
   if (typeof o['bundle'] === 'string') st.bundle = o['bundle'];
   if (o['annotations'] && typeof o['annotations'] === 'object') st.annotations = o['annotations'] as Record<string, string>;
@@ -133,11 +140,23 @@ export async function runHook(argv: readonly string[], stdin: string, stderr: (l
     stderr(`vigil-oci-hook: ${(err as Error).message}`);
     return 2;
   }
+  let state: OciState | undefined;
   try {
-    const answer = await send(o.socket, registration(parseState(stdin), o.procRoot), o.timeoutMs);
+    state = parseState(stdin);
+    if (state.status === 'stopped') {
+      if (!/^[0-9a-f]{64}$/.test(state.id)) throw new Error(`container id ${JSON.stringify(state.id)} is not 64 hex digits`);
+      const answer = await send(o.socket, { v: 1, op: 'unregister', containerId: state.id }, o.timeoutMs);
+      if (!answer.ok) throw new Error(`the sensor refused: ${answer.error ?? 'no reason'}`);
+      return 0;
+    }
+    const answer = await send(o.socket, registration(state, o.procRoot), o.timeoutMs);
     if (answer.ok) return 0;
     throw new Error(`the sensor refused: ${answer.error ?? 'no reason'}`);
   } catch (err) {
+    if (state?.status === 'stopped') {
+      stderr(`vigil-oci-hook: poststop: ${(err as Error).message}; the sensor drops the registration once the container's cgroup is gone`);
+      return 0;
+    }
     stderr(`vigil-oci-hook: ${(err as Error).message}; ${o.failClosed ? 'failing closed: the container is not created' : 'failing open: the container starts without early registration'}`);
     return o.failClosed ? 1 : 0;
   }
