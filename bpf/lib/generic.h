@@ -876,16 +876,42 @@ __attribute__((noinline)) int vg_read_slot_g(__u32 i)
 /* ---- The hook body ---- */
 
 struct vg_read_ctx {
-	__u32 top; /* 1 + highest slot read */
+	__u32 top;    /* 1 + highest slot read */
+	__u32 nargs;  /* arg slots 0..nargs-1 have a desc */
+	__u32 ret;    /* the return slot has one (return hook with a returnArg) */
+	__u32 ndata;  /* data slots DATA_SLOT0.. */
 };
 
-static long vg_read_step(__u32 i, void *data)
+/*
+ * Step j of the read loop: only slots that have a desc are visited (args, then the return slot, then data
+ * slots), so a hook with one arg pays one global call instead of VG_HOOK_ARG_SLOTS.
+ */
+static long vg_read_step(__u32 j, void *data)
 {
 	struct vg_read_ctx *r = data;
+	__u32 i;
 
+	if (j < r->nargs)
+		i = j;
+	else if (j < r->nargs + r->ret)
+		i = VG_HOOK_RET_SLOT;
+	else
+		i = VG_HOOK_DATA_SLOT0 + (j - r->nargs - r->ret);
 	if (vg_read_slot_g(i))
 		r->top = i + 1;
 	return 0;
+}
+
+/* Marks the slots the compact read loop skipped as empty (the per-CPU scratch holds another hit's args). */
+static __always_inline void vg_clear_unread(struct vg_gen_scratch *s, const struct vg_read_ctx *r)
+{
+#pragma unroll
+	for (int k = 0; k < VG_HOOK_ARG_SLOTS; k++) {
+		int unread = k < VG_HOOK_RET_SLOT ? k >= (int)r->nargs : k == VG_HOOK_RET_SLOT ? !r->ret : k >= VG_HOOK_DATA_SLOT0 + (int)r->ndata;
+
+		if (unread && k < (int)r->top)
+			s->ev.args[k].source = 0;
+	}
 }
 
 static __always_inline void vg_emit(struct vg_gen_scratch *s, __u32 top, struct vg_generic_stats *st)
@@ -1100,7 +1126,10 @@ static __always_inline int vg_generic_run(const int kind, struct vg_src *src, __
 	s->user = src->user;
 	s->tgid = tgid;
 	s->ev.flags = 0;
-	bpf_loop(VG_HOOK_ARG_SLOTS, vg_read_step, &rc, vg_loop_flags);
+	rc.nargs = s->cfg.arg_count < VG_LIMIT_MAX_ARGS_PER_HOOK ? s->cfg.arg_count : VG_LIMIT_MAX_ARGS_PER_HOOK;
+	rc.ret = s->is_return && (s->cfg.flags & VG_HCFG_RETURN_ARG) ? 1 : 0;
+	rc.ndata = s->cfg.data_count < VG_LIMIT_MAX_ARGS_PER_HOOK ? s->cfg.data_count : VG_LIMIT_MAX_ARGS_PER_HOOK;
+	bpf_loop(rc.nargs + rc.ret + rc.ndata, vg_read_step, &rc, vg_loop_flags);
 
 	sel = vg_select_g(gen, hook_id);
 	if (sel == 0)
@@ -1170,6 +1199,7 @@ static __always_inline int vg_generic_run(const int kind, struct vg_src *src, __
 	s->ev.generation = gen;
 	__builtin_memset(s->ev._pad0, 0, sizeof(s->ev._pad0));
 	bpf_get_current_comm(s->ev.comm, sizeof(s->ev.comm));
+	vg_clear_unread(s, &rc);
 	vg_emit(s, rc.top, st);
 	return dec->override;
 }

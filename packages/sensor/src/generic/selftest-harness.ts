@@ -92,6 +92,8 @@ export interface RunOptions {
   syscallNr?: number;
   isReturn?: boolean;
   canOverride?: boolean;
+  /** run on this CPU (BPF_F_TEST_RUN_ON_CPU): tests of per-CPU scratch state need two hits on one CPU */
+  cpu?: number;
 }
 
 /** A vg_procs entry to seed (struct vg_proc, abi/events.h). */
@@ -206,7 +208,7 @@ export class GenericHarness implements Disposable {
     ctx.writeBigUInt64LE((o.retval ?? 0n) & U64, 56);
     ctx.writeBigUInt64LE(BigInt(o.syscallNr ?? -1) & U64, 64);
     ctx.writeBigUInt64LE(BigInt((o.isReturn ? 1 : 0) | (o.canOverride ? 2 : 0)), 72);
-    const { retval } = this.obj.program('vg_selftest').testRun(ctx);
+    const { retval } = this.obj.program('vg_selftest').testRun(ctx, o.cpu);
     void keep;
     return (retval & 0x80000000) === 0 ? undefined : ((retval << 1) | 0) >> 1;
   }

@@ -233,6 +233,19 @@ describe('generic selector interpreter (real kernel)', () => {
     expectNoMatch([1, 0, 6]);
   });
 
+  it('slots a hook does not read are empty in its event, whatever an earlier hit left in the per-CPU scratch', () => {
+    const six = '[' + [0, 1, 2, 3, 4, 5].map((i) => `{index: ${i}, type: int}`).join(', ') + ']';
+    use(hook(six, '    - matchArgs:\n      - {index: 0, operator: Equal, values: ["1"]}\n'));
+    const full = expectMatch([1, 2, 3, 4, 5, 6], { cpu: 0 }); // both hits on CPU 0: the second sees the first's scratch
+    expect(full.args.slice(0, 6).map((a) => a?.data.readBigInt64LE(0))).toEqual([1n, 2n, 3n, 4n, 5n, 6n]);
+    // One arg and one data slot: only slots 0 and 7 are read (the loop visits described slots only).
+    use(hook('[{index: 0, type: int}]', '    - matchData:\n      - {index: 2, operator: Equal, values: ["9"]}\n', '    data: [{index: 2, type: int}]\n'));
+    const ev = expectMatch([7, 8, 9], { cpu: 0 });
+    expect(ev.args[0]?.data.readBigInt64LE(0)).toBe(7n);
+    for (const i of [1, 2, 3, 4, 5, 6]) expect(ev.args[i]?.source ?? 0).toBe(0);
+    expect(ev.args[7]?.data.readBigInt64LE(0)).toBe(9n);
+  });
+
   it('CelExpr leaves the decision to user space: the event is flagged and nothing is enforced', () => {
     use(hook('[{index: 0, type: int}]', '    - matchArgs:\n      - {index: 0, operator: CelExpr, values: ["arg0 > 3"]}\n      matchActions:\n      - action: Override\n        argError: -1\n'));
     const before = h.stats();
