@@ -56,7 +56,7 @@ function containerInit(cgroupDir: string): { child: ChildProcess; started: Promi
       out += d.toString();
       if (out.startsWith('ready\n')) ready();
     });
-    child.on('exit', () => resolve(out.replace(/^ready\n/, '').trim()));
+    child.on('close', () => resolve(out.replace(/^ready\n/, '').trim())); // close: stdout read to the end
   });
   return { child, started, result };
 }
@@ -68,7 +68,7 @@ function runHook(state: object, args: string[] = [], opts: { uid?: number; gid?:
     let err = '';
     const kill = setTimeout(() => c.kill('SIGKILL'), 15_000);
     must(c.stderr).on('data', (d: Buffer) => (err += d.toString()));
-    c.on('exit', (status) => {
+    c.on('close', (status) => {
       clearTimeout(kill);
       resolve({ status, stderr: err });
     });

@@ -136,9 +136,17 @@ export function startProbe(probe: string, args: readonly string[], stopFile: str
   return {
     result: new Promise((resolve, reject) => {
       child.once('error', reject);
-      child.once('exit', (code) => {
-        if (code !== 0) reject(new Error(`probe exited with ${code}`));
-        else resolve(JSON.parse(out) as ProbeResult);
+      // 'close', not 'exit': the process can exit before its stdout has been read to the end (Node 24 reports
+      // 'exit' first often enough that the JSON line was still unread).
+      child.once('close', (code, signal) => {
+        if (code !== 0) reject(new Error(`probe exited with ${code ?? signal}`));
+        else {
+          try {
+            resolve(JSON.parse(out) as ProbeResult);
+          } catch {
+            reject(new Error(`probe printed no result line: ${JSON.stringify(out.slice(0, 200))}`));
+          }
+        }
       });
     }),
   };
