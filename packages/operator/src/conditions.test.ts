@@ -1,6 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
 import type { Ack } from '@vigil/sensor';
-import { MAX_LISTED_FAILURES, nextStatus, sameJson, type PolicyFacts } from './conditions.js';
+import { MAX_LISTED_FAILURES, nextStatus, rollupHooks, sameJson, type AckSummary, type HookPlacement, type PolicyFacts } from './conditions.js';
 
 const ack = (node: string, result: Ack['result'], contentHash = 'h'): Ack => ({ node, policyUid: 'u', generation: 1, contentHash, result, reason: result === 'applied' ? '' : 'no', refusals: [], at: '' });
 const facts = (n: number, acks: Ack[]): PolicyFacts => ({
@@ -42,6 +42,39 @@ describe('policy status', () => {
     expect(noSensors.conditions?.find((c) => c.type === 'Ready')).toMatchObject({ status: 'False', reason: 'NoNodes' });
     const some = nextStatus(undefined, { ...facts(1, [ack('n0', 'applied')]), nodeSelection: { selector: 'tier=edge', selected: 1, total: 4 } }, t0);
     expect(some.conditions?.find((c) => c.type === 'Ready')?.message).toBe('all 1 node(s) enforce generation 1 (spec.nodeSelector tier=edge selects 1 of 4 node(s) running a sensor)');
+  });
+
+  it('rolls the per-node hook placements of current acks up per hook: mechanism, state, node count, a refusal reason', () => {
+    const lsm: HookPlacement[] = [
+      { path: 'spec.lsmhooks[0]', hook: 'file_open', mechanism: 'lsm', state: 'enforcing', reason: '' },
+      { path: 'spec.kprobes[10]', hook: 'tcp_connect', mechanism: 'kprobe', state: 'observing', reason: '' },
+      { path: 'spec.kprobes[2]', hook: 'security_bprm_check', mechanism: 'kprobe', state: 'observing', reason: '' },
+    ];
+    const noLsm: HookPlacement[] = [
+      { path: 'spec.lsmhooks[0]', hook: 'file_open', mechanism: 'fanotify', state: 'enforcing', reason: 'no BPF LSM: fanotify permission events' },
+      { path: 'spec.kprobes[10]', hook: 'tcp_connect', mechanism: 'none', state: 'refused', reason: 'kernel function hooks need kprobes or fentry, which this node lacks' },
+      { path: 'spec.kprobes[2]', hook: 'security_bprm_check', mechanism: 'none', state: 'refused', reason: 'kernel function hooks need kprobes or fentry, which this node lacks' },
+    ];
+    const acks = new Map<string, AckSummary>([
+      ['n0', { contentHash: 'h', result: 'applied', reason: '', hooks: lsm }],
+      ['n1', { contentHash: 'h', result: 'applied', reason: '', hooks: lsm }],
+      ['n2', { contentHash: 'h', result: 'applied', reason: '', hooks: noLsm }],
+      ['n3', { contentHash: 'old', result: 'applied', reason: '', hooks: noLsm }], // acked an older bundle: not counted
+    ]);
+    const f: PolicyFacts = { ...facts(4, []), acks };
+    const r = rollupHooks(f);
+    expect(r.map((h) => h.path)).toEqual(['spec.kprobes[2]', 'spec.kprobes[10]', 'spec.lsmhooks[0]']);
+    expect(r[2]).toEqual({
+      path: 'spec.lsmhooks[0]',
+      hook: 'file_open',
+      placements: [
+        { mechanism: 'lsm', state: 'enforcing', nodes: 2, exampleNode: 'n0' },
+        { mechanism: 'fanotify', state: 'enforcing', nodes: 1, reason: 'no BPF LSM: fanotify permission events', exampleNode: 'n2' },
+      ],
+    });
+    expect(r[1]?.placements[1]).toEqual({ mechanism: 'none', state: 'refused', nodes: 1, reason: 'kernel function hooks need kprobes or fentry, which this node lacks', exampleNode: 'n2' });
+    expect(nextStatus(undefined, f, t0).hooks).toEqual(r);
+    expect(nextStatus(undefined, facts(1, [ack('n0', 'applied')]), t0).hooks).toBeUndefined(); // sensors that send no hooks
   });
 
   it('bounds the failing list but counts every failure', () => {

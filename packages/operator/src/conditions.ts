@@ -1,10 +1,19 @@
 // Policy status: kstatus conditions (Ready, Reconciling, Stalled) plus Degraded, computed purely from what the
 // operator knows, and merged so that lastTransitionTime only moves when a condition's status changes.
-import type { ConditionType, NodeFailure, PolicyCondition, PolicyIssue, TracingPolicyStatus } from '@vigil/policy-schema';
-import type { Ack } from '@vigil/sensor';
+import type { ConditionType, HookRollup, NodeFailure, PolicyCondition, PolicyIssue, TracingPolicyStatus } from '@vigil/policy-schema';
+import type { Ack, HookStatus } from '@vigil/sensor';
 
-/** What status needs of an ack (the operator keeps only this of the 100,000 acks of 1,000 policies x 100 nodes). */
-export type AckSummary = Pick<Ack, 'contentHash' | 'result' | 'reason'>;
+/** One hook as one node runs it (an ack's HookStatus without the node-local id). */
+export type HookPlacement = Pick<HookStatus, 'path' | 'hook' | 'mechanism' | 'state' | 'reason'>;
+
+/**
+ * What status needs of an ack (the operator keeps only this of the 100,000 acks of 1,000 policies x 100 nodes;
+ * `hooks` lists are shared between nodes that report the same placements).
+ */
+export type AckSummary = Pick<Ack, 'contentHash' | 'result' | 'reason'> & { hooks?: readonly HookPlacement[] };
+
+/** Placements listed per hook in status.hooks (the node counts cover all). */
+const MAX_PLACEMENTS = 16;
 
 /** Failing nodes listed in status (the counts cover all of them). */
 export const MAX_LISTED_FAILURES = 10;
@@ -27,6 +36,45 @@ interface Cond {
   status: 'True' | 'False';
   reason: string;
   message: string;
+}
+
+/**
+ * status.hooks: per hook path, how many nodes that acknowledged the current bundle run it on which mechanism in
+ * which state (refusals with the reason and one node named). Sorted by path; placements by node count.
+ */
+export function rollupHooks(f: PolicyFacts): HookRollup[] {
+  const byPath = new Map<string, { hook: string; placements: Map<string, { mechanism: string; state: HookPlacement['state']; nodes: number; reason: string; exampleNode: string }> }>();
+  for (const [node, t] of [...f.targets].sort(([a], [b]) => a.localeCompare(b))) {
+    if ('compileFailure' in t) continue;
+    const ack = f.acks.get(node);
+    if (!ack || ack.contentHash !== t.contentHash || !ack.hooks) continue;
+    for (const h of ack.hooks) {
+      let e = byPath.get(h.path);
+      if (!e) byPath.set(h.path, (e = { hook: h.hook, placements: new Map() }));
+      const k = `${h.mechanism}\u0000${h.state}\u0000${h.state === 'refused' || h.state === 'not_attached' ? h.reason : ''}`;
+      const p = e.placements.get(k);
+      if (p) p.nodes++;
+      else e.placements.set(k, { mechanism: h.mechanism, state: h.state, nodes: 1, reason: h.reason, exampleNode: node });
+    }
+  }
+  const pathOrder = (p: string): [string, number] => {
+    const m = /^(.*)\[(\d+)\]$/.exec(p);
+    return m ? [m[1] as string, Number(m[2])] : [p, 0];
+  };
+  return [...byPath]
+    .sort(([a], [b]) => {
+      const [la, ia] = pathOrder(a);
+      const [lb, ib] = pathOrder(b);
+      return la === lb ? ia - ib : la.localeCompare(lb);
+    })
+    .map(([path, e]) => ({
+      path,
+      hook: e.hook,
+      placements: [...e.placements.values()]
+        .sort((a, b) => b.nodes - a.nodes || a.mechanism.localeCompare(b.mechanism))
+        .slice(0, MAX_PLACEMENTS)
+        .map((p) => ({ mechanism: p.mechanism, state: p.state, nodes: p.nodes, ...(p.reason ? { reason: p.reason.slice(0, 1024) } : {}), exampleNode: p.exampleNode })),
+    }));
 }
 
 export function computeStatus(f: PolicyFacts): { conditions: Cond[]; nodes: NonNullable<TracingPolicyStatus['nodes']> } {
@@ -134,7 +182,10 @@ export function mergeConditions(existing: readonly PolicyCondition[] | undefined
 /** The full status to write, given the current one (only written when it differs). */
 export function nextStatus(current: TracingPolicyStatus | undefined, f: PolicyFacts, now: Date): TracingPolicyStatus {
   const { conditions, nodes } = computeStatus(f);
-  return { observedGeneration: f.generation, mode: f.mode, conditions: mergeConditions(current?.conditions, conditions, f.generation, now), nodes };
+  const status: TracingPolicyStatus = { observedGeneration: f.generation, mode: f.mode, conditions: mergeConditions(current?.conditions, conditions, f.generation, now), nodes };
+  const hooks = rollupHooks(f);
+  if (hooks.length > 0) status.hooks = hooks;
+  return status;
 }
 
 /** Structural equality of JSON values (status objects), independent of key order. */

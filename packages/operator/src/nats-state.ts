@@ -1,9 +1,9 @@
 // What the sensors said, mirrored from NATS KV: announces (vigil-nodes) and acks (vigil-acks). Watches restart on
 // every reconnect, so a NATS restart costs a re-read, never a missed ack.
 import type { Logger } from 'pino';
-import type { AckSummary } from './conditions.js';
+import type { AckSummary, HookPlacement } from './conditions.js';
 import { StringCodec, type KvEntry, type NatsConnection, type QueuedIterator } from 'nats';
-import { ACKS_BUCKET, NODES_BUCKET, parseNodeKey, parseNodePolicyKey, readKv, type Ack, type Announce } from '@vigil/sensor';
+import { ACKS_BUCKET, NODES_BUCKET, parseNodeKey, parseNodePolicyKey, readKv, type Ack, type Announce, type HookStatus } from '@vigil/sensor';
 
 const sc = StringCodec();
 
@@ -13,6 +13,8 @@ export class SensorState {
   readonly lastHeard = new Map<string, number>();
   /** policy uid → node → latest ack (what status needs of it; content hashes shared between nodes). */
   readonly acks = new Map<string, Map<string, AckSummary>>();
+  /** Identical per-hook placements (most nodes of a profile report the same) are kept once. */
+  private readonly hookLists = new Map<string, readonly HookPlacement[]>();
   private readonly hashes = new Map<string, string>();
   private watches: QueuedIterator<KvEntry>[] = [];
   private stopped = false;
@@ -105,9 +107,23 @@ export class SensorState {
         if (this.hashes.size >= 100_000) this.hashes.clear(); // only sharing is lost
         this.hashes.set(a.contentHash, (contentHash = a.contentHash));
       }
-      m.set(np.node, { contentHash, result: a.result, reason: a.reason });
+      const summary: AckSummary = { contentHash, result: a.result, reason: a.reason };
+      if (a.hooks && a.hooks.length > 0) summary.hooks = this.internHooks(a.hooks);
+      m.set(np.node, summary);
     }
     else m.delete(np.node);
     this.onAck(np.policyUid, np.node);
   }
+
+  private internHooks(hooks: readonly HookStatus[]): readonly HookPlacement[] {
+    const list = hooks.map((h) => ({ path: h.path, hook: h.hook, mechanism: h.mechanism, state: h.state, reason: h.reason }));
+    const key = JSON.stringify(list);
+    let v = this.hookLists.get(key);
+    if (!v) {
+      if (this.hookLists.size >= 10_000) this.hookLists.clear(); // only sharing is lost
+      this.hookLists.set(key, (v = list));
+    }
+    return v;
+  }
+
 }

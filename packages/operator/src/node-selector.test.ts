@@ -123,6 +123,36 @@ describe('spec.nodeSelector against Node labels', () => {
     expect(none.status?.nodes?.summary).toBe('0/0');
   });
 
+  it('status.hooks says, per hook, which mechanism runs it on how many nodes and why a node refuses it', async () => {
+    // The sensors report per-hook placements in their acks (as CompositeApplier does); here edge-1 lacks kprobes.
+    for (const [node, a] of appliers)
+      a.decide = (b) => ({
+        result: 'applied',
+        reason: '',
+        hooks: b.hooks.map((h) =>
+          node === 'edge-1'
+            ? { hookId: h.id, path: h.path, hook: h.targets.join(','), mechanism: 'none', state: 'refused' as const, reason: 'kernel function hooks need kprobes or fentry, which this node lacks' }
+            : { hookId: h.id, path: h.path, hook: h.targets.join(','), mechanism: 'kprobe', state: 'observing' as const, reason: '' },
+        ),
+      });
+    await sys.custom.createClusterCustomObject({ ...G, body: policyBody('placed', 9443) });
+    const p = await until('placed', (x) => cond(x, 'Ready')?.status === 'True' && (x.status?.hooks?.[0]?.placements.length ?? 0) === 2, 'placed Ready with hook placements');
+    expect(p.status?.hooks).toEqual([
+      {
+        path: 'spec.kprobes[0]',
+        hook: 'tcp_connect',
+        placements: [
+          { mechanism: 'kprobe', state: 'observing', nodes: 2, exampleNode: 'bare-1' },
+          { mechanism: 'none', state: 'refused', nodes: 1, reason: 'kernel function hooks need kprobes or fentry, which this node lacks', exampleNode: 'edge-1' },
+        ],
+      },
+    ]);
+    // What a person sees, through the CRD's status schema (the API server prunes fields the schema lacks).
+    const out = (await run('kubectl', ['get', 'tracingpolicy', 'placed', '-o', 'jsonpath={range .status.hooks[*].placements[*]}{.mechanism}/{.state}={.nodes} {end}'], { env, timeout: 20_000 })).stdout;
+    expect(out.trim()).toBe('kprobe/observing=2 none/refused=1');
+    for (const a of appliers.values()) a.decide = () => ({ result: 'applied', reason: '' });
+  });
+
   it('an invalid nodeSelector is refused with its path, and the nodes keep the previous generation', async () => {
     const p = await get('edge-only');
     const uid = p.metadata?.uid ?? '';

@@ -26,6 +26,7 @@ export type {
   LsmHookSpec,
   NamespaceChangeSelector,
   NamespaceSelector,
+  HookRollup,
   NodeFailure,
   OptionSpec,
   PidSelector,

@@ -231,6 +231,18 @@ export interface TracingPolicyStatus {
     summary?: string;
     failures?: NodeFailure[];
   };
+  /** Per hook of the policy: which mechanism runs it on how many nodes, or why it is refused (from the sensors' acks). */
+  hooks?: HookRollup[];
+}
+
+/** One hook's placement across the nodes that acknowledged the current bundle. */
+export interface HookRollup {
+  /** JSON path of the hook in the policy, e.g. spec.kprobes[0] */
+  path: string;
+  /** the hook as declared (function, subsystem/event, binary:symbol, LSM hook) */
+  hook: string;
+  /** one entry per (mechanism, state), most nodes first */
+  placements: { mechanism: string; state: 'enforcing' | 'observing' | 'refused' | 'not_attached'; nodes: number; reason?: string; exampleNode?: string }[];
 }
 
 export interface TracingPolicy {

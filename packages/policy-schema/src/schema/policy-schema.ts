@@ -441,6 +441,33 @@ export function statusSchema(): JsonSchema {
         'Roll-up of the per-node bundles.',
         ['desired', 'applied', 'failed'],
       ),
+      hooks: arr(
+        obj(
+          {
+            path: str('JSON path of the hook in the policy, e.g. spec.kprobes[0].'),
+            hook: str('The hook as declared (function, subsystem/event, binary:symbol, LSM hook).'),
+            placements: arr(
+              obj(
+                {
+                  mechanism: str('Mechanism that runs the hook (kprobe, lsm, fentry, tp_btf_syscall, cgroup_sock, fanotify, …; none when refused).'),
+                  state: str('enforcing, observing, refused or not_attached.', { enum: ['enforcing', 'observing', 'refused', 'not_attached'] }),
+                  nodes: int32('Nodes where the hook runs this way.', { minimum: 0 }),
+                  reason: str('Why (the missing kernel capability when refused).', { maxLength: 1024 }),
+                  exampleNode: str('One of those nodes.'),
+                },
+                'Nodes that run the hook on one mechanism in one state.',
+                ['mechanism', 'state', 'nodes'],
+              ),
+              'One entry per (mechanism, state), most nodes first.',
+              { maxItems: 16 },
+            ),
+          },
+          'Where one hook of the policy runs.',
+          ['path', 'hook', 'placements'],
+        ),
+        'Per hook: the mechanism that runs it on how many nodes, or why it is refused (from the sensors\' acks of the current bundle).',
+        { maxItems: LIMITS.MAX_HOOKS_PER_POLICY },
+      ),
     },
     'Observed state, written by the operator.',
   );
