@@ -233,6 +233,14 @@ describe('generic selector interpreter (real kernel)', () => {
     expectNoMatch([1, 0, 6]);
   });
 
+  it('two clauses on one arg are ANDed (Family and NotDAddr on a sockaddr, the outbound-connect example)', () => {
+    const out = sockaddrIn('192.0.2.1', 80);
+    const loop = sockaddrIn('127.0.0.1', 80);
+    use(hook('[{index: 0, type: sockaddr}]', '    - matchArgs:\n      - {index: 0, operator: Family, values: ["AF_INET"]}\n      - {index: 0, operator: NotDAddr, values: ["127.0.0.0/8", "10.0.0.0/8"]}\n'));
+    expectMatch([out]);
+    expectNoMatch([loop]);
+  });
+
   it('slots a hook does not read are empty in its event, whatever an earlier hit left in the per-CPU scratch', () => {
     const six = '[' + [0, 1, 2, 3, 4, 5].map((i) => `{index: ${i}, type: int}`).join(', ') + ']';
     use(hook(six, '    - matchArgs:\n      - {index: 0, operator: Equal, values: ["1"]}\n'));
