@@ -366,6 +366,7 @@ enum vg_src_kind {
 	VG_SRC_BTF = 3, /* fentry / fexit / fmod_ret / lsm: bpf_get_func_arg */
 	VG_SRC_TP = 4, /* classic tracepoint: ctx is the trace record, fields at ARG_DESC tp_offset / tp_size */
 	VG_SRC_TEST = 5, /* generic_selftest: raw_tp whose args are (hook id, a0..a5, retval, syscall nr) */
+	VG_SRC_RAW = 6, /* raw tracepoint (not sys_enter/exit): ctx points to the u64 args copied by the family */
 };
 
 struct vg_src {
@@ -422,6 +423,17 @@ static __always_inline void vg_src_fetch(struct vg_src *src, const int kind, str
 		bpf_get_func_arg(src->ctx, 4, &s->args[4]);
 		bpf_get_func_arg(src->ctx, 5, &s->args[5]);
 		return;
+	case VG_SRC_RAW: {
+		__u64 *a = src->ctx;
+
+		s->args[0] = a[0];
+		s->args[1] = a[1];
+		s->args[2] = a[2];
+		s->args[3] = a[3];
+		s->args[4] = a[4];
+		s->args[5] = a[5];
+		return;
+	}
 	case VG_SRC_TEST: {
 		__u64 *a = src->ctx;
 

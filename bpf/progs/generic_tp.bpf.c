@@ -63,6 +63,52 @@ int BPF_PROG(vg_btf_sys_exit, struct pt_regs *regs, long ret)
 	return vg_sys_hit(regs, nr, ret, 1, ctx);
 }
 
+/*
+ * Raw tracepoints other than sys_enter/sys_exit (Tetragon's `raw: true`): the args are the tracepoint's TP_PROTO
+ * values. A raw_tp program may only read as many args as the tracepoint has (the kernel compares the highest ctx
+ * offset the program reads at attach), so there is one program per arg count: vg_raw_tp_N reads args 0..N-1 and
+ * the sensor picks N from the highest arg index the hook uses.
+ */
+static __always_inline int vg_raw_hit(struct bpf_raw_tracepoint_args *ctx, const int n)
+{
+	__u64 a[6] = {};
+	struct vg_src src = {};
+	__s32 ovr = 0;
+
+	if (n > 0)
+		a[0] = ctx->args[0];
+	if (n > 1)
+		a[1] = ctx->args[1];
+	if (n > 2)
+		a[2] = ctx->args[2];
+	if (n > 3)
+		a[3] = ctx->args[3];
+	if (n > 4)
+		a[4] = ctx->args[4];
+	if (n > 5)
+		a[5] = ctx->args[5];
+	src.ctx = a;
+	src.kind = VG_SRC_RAW;
+	src.syscall_nr = -1;
+	vg_generic_run(VG_SRC_RAW, &src, vg_prog_cfg.hook_id, 0, &ovr);
+	return 0;
+}
+
+#define VG_RAW_TP_PROG(n)                                                \
+	SEC("raw_tp")                                                    \
+	int vg_raw_tp_##n(struct bpf_raw_tracepoint_args *ctx)           \
+	{                                                                \
+		return vg_raw_hit(ctx, n);                               \
+	}
+
+VG_RAW_TP_PROG(0)
+VG_RAW_TP_PROG(1)
+VG_RAW_TP_PROG(2)
+VG_RAW_TP_PROG(3)
+VG_RAW_TP_PROG(4)
+VG_RAW_TP_PROG(5)
+VG_RAW_TP_PROG(6)
+
 SEC("tracepoint")
 int vg_tracepoint(void *ctx)
 {

@@ -839,8 +839,10 @@ export function chooseMechanism(kind: HookKind, input: MechanismInput, m: NodeMe
     case 'tracepoint':
       if (input.needsOverride) return refuse('Override cannot change a tracepoint\'s outcome');
       if (input.h['raw'] === true) {
-        if (m.tpBtf) return { mechanism: 'tp_btf' };
+        // raw_tp first: the in-kernel engine runs raw tracepoints as raw_tp programs (one per arg count); tp_btf
+        // only where raw_tp is missing
         if (m.rawTp) return { mechanism: 'raw_tp' };
+        if (m.tpBtf) return { mechanism: 'tp_btf' };
         return refuse('raw tracepoints need raw_tp or tp_btf, which this node lacks');
       }
       return m.tracepoint ? { mechanism: 'tracepoint' } : refuse('tracepoints are not available on this node');

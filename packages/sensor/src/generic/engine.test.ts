@@ -6,7 +6,7 @@
  * attach leaves the previous version enforcing; remove() detaches and unpins everything of the policy.
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { compilePolicy, parsePolicy, type Bundle } from '@vigil/policy-schema';
@@ -116,6 +116,59 @@ describe('generic hook engine (real kernel)', () => {
     await composite.remove(bundle.version.policyUid);
     expect(vgTry(['open', marker], cg.path)).toMatchObject({ out: 'ok', status: 0 });
     expect(existsSync(join(PIN_ROOT, 'generic', 'kill-marker-open'))).toBe(false);
+  });
+
+  it('raw tracepoint (raw: true): sched_process_exec with its linux_binprm arg kills the matching exec, posts the path, spares a sibling', async () => {
+    for (const cap of ['raw_tp', 'send_signal'] as const) {
+      const c = capability(cap);
+      if (!c.available) return skipMissing(expect.getState().currentTestName, cap, c.reason);
+    }
+    const denied = join(dir, 'raw-denied');
+    const sibling = join(dir, 'raw-sibling');
+    copyFileSync('/bin/true', denied);
+    copyFileSync('/bin/true', sibling);
+    chmodSync(denied, 0o755);
+    chmodSync(sibling, 0o755);
+    // Tetragon's rawtp example with a selector: TP_PROTO(struct task_struct *p, pid_t old_pid, struct linux_binprm *bprm);
+    // a tracepoint's matchArgs index is the position in args
+    const bundle = compile(`
+apiVersion: cilium.io/v1alpha1
+kind: TracingPolicy
+metadata: { name: rawtp-exec }
+spec:
+  tracepoints:
+  - subsystem: sched
+    event: sched_process_exec
+    raw: true
+    args:
+    - index: 2
+      type: linux_binprm
+    selectors:
+    - matchArgs:
+      - index: 0
+        operator: Equal
+        values: ["${denied}"]
+      matchActions:
+      - action: Sigkill
+`);
+    expect(bundle.hooks[0]?.mechanism).toBe('raw_tp');
+    const outcome = await composite.apply(bundle);
+    expect(outcome.reason).toBe('');
+    expect(outcome.hooks?.[0]).toMatchObject({ path: 'spec.tracepoints[0]', hook: 'sched/sched_process_exec', mechanism: 'raw_tp', state: 'enforcing' });
+    using cg = new TestCgroup(); // the test process's own cgroup is exempt (the sensor's)
+    try {
+      expect(vgTry(['exec', denied], cg.path).signal).toBe('SIGKILL');
+      expect(vgTry(['exec', sibling], cg.path)).toMatchObject({ status: 0, signal: null });
+      const ev = waitForEvent((e) => e.policyName === 'rawtp-exec');
+      expect(ev).toBeDefined();
+      const json = JSON.parse(new TetragonJsonFormatter('node-1', new KtimeClock()).format(ev as HookEvent)) as { process_tracepoint: Record<string, unknown> };
+      expect(json.process_tracepoint).toMatchObject({ subsys: 'sched', event: 'sched_process_exec', action: 'KPROBE_ACTION_SIGKILL', policy_name: 'rawtp-exec', mechanism: 'raw_tp' });
+      expect(JSON.stringify(json.process_tracepoint['args'])).toContain(denied);
+      expect(events.filter((e) => e.policyName === 'rawtp-exec' && JSON.stringify(e.args).includes(sibling))).toEqual([]);
+    } finally {
+      await composite.remove(bundle.version.policyUid);
+    }
+    expect(vgTry(['exec', denied], cg.path)).toMatchObject({ status: 0, signal: null });
   });
 
   it('monitor mode: the opener runs and the event carries the action it would have taken', async () => {

@@ -66,6 +66,8 @@ interface Family {
 export const FAMILIES: Readonly<Record<string, Family>> = {
   tp_btf_syscall: { object: 'generic_tp.bpf.o', program: (h) => (h.returnProbe ? 'vg_btf_sys_exit' : 'vg_btf_sys_enter') },
   tracepoint: { object: 'generic_tp.bpf.o', program: () => 'vg_tracepoint' },
+  // one program per arg count: a raw_tp program may read no more args than its tracepoint has (generic_tp.bpf.c)
+  raw_tp: { object: 'generic_tp.bpf.o', program: (h) => `vg_raw_tp_${rawTpArgCount(h)}` },
   kprobe: { object: 'generic_kprobe.bpf.o', program: (_h, override) => (override ? 'vg_kprobe_override' : 'vg_kprobe') },
   kretprobe: { object: 'generic_kprobe.bpf.o', program: () => 'vg_kretprobe' },
   uprobe: { object: 'generic_uprobe.bpf.o', program: () => 'vg_uprobe' },
@@ -74,6 +76,13 @@ export const FAMILIES: Readonly<Record<string, Family>> = {
   fentry: { object: 'generic_fentry.bpf.o', program: (_h, override) => (override ? 'vg_fmod_ret' : 'vg_fentry') },
   fexit: { object: 'generic_fentry.bpf.o', program: () => 'vg_fexit' },
 };
+
+/** How many TP_PROTO args a raw tracepoint hook reads: 1 + the highest index of its args and data args (≤ 6). */
+export function rawTpArgCount(h: CompiledHook): number {
+  const data = (h.attach['data'] as Array<{ index?: number }> | undefined) ?? [];
+  const idx = [...h.args.map((a) => a.index), ...data.map((d) => d.index ?? 0)];
+  return Math.min(6, idx.length === 0 ? 0 : Math.max(...idx) + 1);
+}
 
 export type GenericEngineErrorCode = 'UNSUPPORTED' | 'LOAD_FAILED' | 'ATTACH_FAILED' | 'TARGET_MISSING' | 'MAP_FILL_FAILED';
 
