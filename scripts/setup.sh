@@ -12,7 +12,7 @@ if [ "$(id -u)" != 0 ]; then
   exit 1
 fi
 
-APT_PACKAGES=(gcc libc6-dev clang-19 llvm-19 libbpf-dev bpftool nats-server make lua5.4 qemu-system-x86 busybox-static xz-utils zstd cpio kmod iproute2)
+APT_PACKAGES=(gcc libc6-dev systemtap-sdt-dev clang-19 llvm-19 libbpf-dev bpftool nats-server make lua5.4 qemu-system-x86 busybox-static xz-utils zstd cpio kmod iproute2)
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

@@ -5,7 +5,7 @@
  *   fallback engine (engine.ts)   fanotify, cgroup_sock, and tp_btf for an LSM hook (bprm_check_security kill)
  *   generic engine (generic/)     kprobe, kretprobe, fentry, fexit, lsm, tracepoint, raw_tp, tp_btf,
  *                                 tp_btf_syscall, uprobe, uretprobe: in-kernel selector programs
- *   nobody                        mechanism none (the compiler's refusal), enforcers, usdt
+ *   nobody                        mechanism none (the compiler's refusal), enforcers
  *
  * A policy is applied only when every hook has a runner (a hook nobody can run refuses the whole policy, with one
  * reason per hook: never silently ignored). The generic part is applied first; if the fallback part then fails,
@@ -57,7 +57,6 @@ export function routeHook(h: CompiledHook): { runner: Runner; reason: string } {
   if (h.mechanism === 'none') return { runner: 'none', reason: h.refusal ?? 'refused by the compiler for this node' };
   if (h.mechanism === 'fanotify' || h.mechanism === 'cgroup_sock') return { runner: 'fallback', reason: '' };
   if (h.mechanism === 'tp_btf' && h.kind === 'lsm') return { runner: 'fallback', reason: '' };
-  if (h.kind === 'usdt') return { runner: 'none', reason: 'USDT probes (argument locations from the ELF notes) are not supported by this sensor build' };
   if (GENERIC_MECHANISMS.has(h.mechanism)) return { runner: 'generic', reason: '' };
   return { runner: 'none', reason: `no engine of this sensor runs mechanism ${h.mechanism}` };
 }

@@ -6,6 +6,7 @@
  * attach leaves the previous version enforcing; remove() detaches and unpins everything of the policy.
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { spawnSync } from 'node:child_process';
 import { chmodSync, copyFileSync, existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -169,6 +170,47 @@ spec:
       await composite.remove(bundle.version.policyUid);
     }
     expect(vgTry(['exec', denied], cg.path)).toMatchObject({ status: 0, signal: null });
+  });
+
+  it('USDT: the args its ELF note describes are read (int64, string); Sigkill kills only the matching call', async () => {
+    const c = capability('uprobe');
+    if (!c.available) return skipMissing(expect.getState().currentTestName, 'uprobe', c.reason);
+    const target = join(BPF_OUT, 'helpers', 'vg_uprobe_target'); // fires USDT vigil:target(number, text)
+    const bundle = compile(`
+apiVersion: cilium.io/v1alpha1
+kind: TracingPolicy
+metadata: { name: usdt-target }
+spec:
+  usdts:
+  - path: ${target}
+    provider: vigil
+    name: target
+    args:
+    - { index: 0, type: int64 }
+    - { index: 1, type: string }
+    selectors:
+    - matchArgs:
+      - { index: 1, operator: Equal, values: ["kill-me"] }
+      matchActions:
+      - action: Sigkill
+`);
+    const outcome = await composite.apply(bundle);
+    expect(outcome.reason).toBe('');
+    expect(outcome.hooks?.[0]).toMatchObject({ path: 'spec.usdts[0]', mechanism: 'uprobe', state: 'enforcing' });
+    using cg = new TestCgroup(); // the test process's own cgroup is exempt (the sensor's)
+    const inCg = (text: string) => spawnSync('sh', ['-c', 'echo $$ > "$1/cgroup.procs" && exec "$2" 42 "$3"', 'sh', cg.path, target, text]);
+    try {
+      expect(inCg('kill-me').signal).toBe('SIGKILL');
+      expect(inCg('spare-me')).toMatchObject({ status: 0, signal: null });
+      const ev = waitForEvent((e) => e.policyName === 'usdt-target');
+      expect(ev).toBeDefined();
+      const json = JSON.parse(new TetragonJsonFormatter('node-1', new KtimeClock()).format(ev as HookEvent)) as { process_uprobe: Record<string, unknown> };
+      expect(json.process_uprobe).toMatchObject({ action: 'KPROBE_ACTION_SIGKILL', policy_name: 'usdt-target', mechanism: 'uprobe' });
+      expect(json.process_uprobe['args']).toEqual([{ long_arg: '42' }, { string_arg: 'kill-me' }]);
+    } finally {
+      await composite.remove(bundle.version.policyUid);
+    }
+    expect(inCg('kill-me')).toMatchObject({ status: 0, signal: null });
   });
 
   it('monitor mode: the opener runs and the event carries the action it would have taken', async () => {

@@ -84,6 +84,14 @@ export function rawTpArgCount(h: CompiledHook): number {
   return Math.min(6, idx.length === 0 ? 0 : Math.max(...idx) + 1);
 }
 
+/** USDT probes: uprobes at the note's locations, args decoded from the note's specs (libbpf's usdt.bpf.h). */
+const USDT_FAMILY: Family = { object: 'generic_uprobe.bpf.o', program: () => 'vg_usdt' };
+
+/** The program family that serves a hook: by mechanism, and USDT hooks (mechanism uprobe) by their kind. */
+export function familyOf(h: CompiledHook): Family | undefined {
+  return h.kind === 'usdt' ? USDT_FAMILY : FAMILIES[h.mechanism];
+}
+
 export type GenericEngineErrorCode = 'UNSUPPORTED' | 'LOAD_FAILED' | 'ATTACH_FAILED' | 'TARGET_MISSING' | 'MAP_FILL_FAILED';
 
 export class GenericEngineError extends Error {
@@ -217,7 +225,8 @@ export class GenericHookEngine {
     const dir = this.policyDir(uid);
     let state = this.policies.get(uid);
     // A sensor restarted with the same bundle pinned: adopt the pins, attach nothing.
-    if (!state && existsSync(dir) && this.pinnedHash(dir) === bundle.version.contentHash) {
+    // (USDT links cannot be pinned: a bundle with USDT hooks is loaded again, its other hooks' pins replaced)
+    if (!state && existsSync(dir) && this.pinnedHash(dir) === bundle.version.contentHash && !bundle.hooks.some((h) => h.kind === 'usdt')) {
       state = this.adopt(uid, dir, bundle, statuses);
       this.startReader();
       return { result: 'applied', reason: '', hooks: state.hooks };
@@ -274,8 +283,12 @@ export class GenericHookEngine {
     }
     for (const name of inherited) this.unpin(join(dir, name));
     const linkPins: string[] = reuseLinks && old ? old.linkPins : [];
+    const byKind = new Map(bundle.hooks.map((h) => [h.id, h.kind]));
     if (!reuseLinks) {
       for (const inst of fresh) {
+        // libbpf's USDT link is a set of uprobe links in this process and cannot be pinned: it lives as long as
+        // the sensor (said in the hook's status)
+        if (byKind.get(inst.hookId) === 'usdt') continue;
         inst.links.forEach((l, n) => {
           const name = `link_h${inst.hookId}_${inst.target ? `${inst.target}_` : ''}${n}`;
           this.unpin(join(dir, name));
@@ -382,10 +395,9 @@ export class GenericHookEngine {
     return bundle.hooks.map((compiled) => {
       const h = servedHook(compiled, bundle.policy.mode === 'enforce' && hasAction(bundle, compiled.id, 'Override'));
       const base = { hookId: h.id, path: h.path, hook: declaredHookName(h), mechanism: h.mechanism };
-      const fam = FAMILIES[h.mechanism];
+      const fam = familyOf(h);
       if (!fam) return { ...base, state: 'refused' as const, reason: `mechanism ${h.mechanism} is not run by the generic hook engine` };
       if (!existsSync(join(this.opts.objectsDir, fam.object))) return { ...base, state: 'refused' as const, reason: `this sensor build has no ${fam.object} (the ${h.mechanism} program family)` };
-      if (h.kind === 'usdt') return { ...base, state: 'refused' as const, reason: 'USDT probes are not supported by this sensor build' };
       if ((h.mechanism === 'fentry' || h.mechanism === 'fexit') && (h.generatedList || h.targets.length > MAX_TRAMPOLINE_TARGETS))
         return {
           ...base,
@@ -402,7 +414,8 @@ export class GenericHookEngine {
           if (why) return { ...base, state: 'refused' as const, reason: why };
         }
       }
-      return { ...base, state: effect.state, reason: [...h.notes, effect.note].filter(Boolean).join('; ') };
+      const usdt = h.kind === 'usdt' ? 'USDT: args from the probe\'s ELF note; not pinned (libbpf\'s USDT link is a set of uprobes in the sensor), so it stops while the sensor is down' : '';
+      return { ...base, state: effect.state, reason: [...h.notes, effect.note, usdt].filter(Boolean).join('; ') };
     });
   }
 
@@ -410,7 +423,7 @@ export class GenericHookEngine {
 
   private load(h: CompiledHook, dir: string, override: boolean, target?: string): Instance {
     const mech = h.mechanism;
-    const fam = FAMILIES[mech];
+    const fam = familyOf(h);
     if (!fam) throw new GenericEngineError('UNSUPPORTED', `${h.path}: mechanism ${h.mechanism} has no program family`);
     const obj = BpfObject.open(join(this.opts.objectsDir, fam.object));
     try {
@@ -497,6 +510,13 @@ export class GenericHookEngine {
       }
       case 'uprobe':
       case 'uretprobe':
+        if (h.kind === 'usdt') {
+          const bin = String(h.attach['path'] ?? '').replace(/^\/procRoot\//, '/proc/');
+          const provider = String(h.attach['provider'] ?? '');
+          const name = String(h.attach['name'] ?? '');
+          one(`${bin}:${provider}:${name}`, () => (existsSync(bin) ? prog.attachUsdt(bin, provider, name) : missingBinary(bin)));
+          return;
+        }
         for (const t of h.targets) {
           const i = t.lastIndexOf(':');
           const bin = t.slice(0, i).replace(/^\/procRoot\//, '/proc/'); // Tetragon's name for the host's /proc

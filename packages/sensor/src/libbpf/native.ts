@@ -67,6 +67,7 @@ function declare(lib: LibraryHandle, sampleFn: TypeObject, printFn: TypeObject) 
     bpf_program__attach_lsm: f<(p: NativePtr) => NativePtr | null>('void *bpf_program__attach_lsm(void *prog)'),
     bpf_program__attach_cgroup: f<(p: NativePtr, cgroupFd: number) => NativePtr | null>('void *bpf_program__attach_cgroup(void *prog, int cgroup_fd)'),
     bpf_program__attach_iter: f<(p: NativePtr, opts: null) => NativePtr | null>('void *bpf_program__attach_iter(void *prog, void *opts)'),
+    bpf_program__attach_usdt: f<(p: NativePtr, pid: number, binary: string, provider: string, name: string, opts: Buffer | null) => NativePtr | null>('void *bpf_program__attach_usdt(void *prog, int pid, str binary, str provider, str name, const uint8_t *opts)'),
     bpf_program__attach_uprobe_opts: f<(p: NativePtr, pid: number, binary: string, offset: number, opts: Buffer) => NativePtr | null>('void *bpf_program__attach_uprobe_opts(void *prog, int pid, str binary, size_t offset, const uint8_t *opts)'),
     // attach with a BPF cookie (bpf_get_attach_cookie) and BTF targets: the generic hook engine (generic/)
     bpf_program__attach_kprobe_opts: f<(p: NativePtr, func: string, opts: Buffer) => NativePtr | null>('void *bpf_program__attach_kprobe_opts(void *prog, str func, const uint8_t *opts)'),

@@ -125,6 +125,14 @@ export class BpfProgram {
   }
 
   /**
+   * Attaches a `SEC("usdt")` program to the USDT probe provider:name of `binary` (every location libbpf finds in
+   * the ELF .note.stapsdt notes; argument specs go into the object's usdt.bpf.h maps).
+   */
+  attachUsdt(binary: string, provider: string, name: string, options: { pid?: number } = {}): BpfLink {
+    return this.wrap(`usdt ${binary}:${provider}:${name}`, (b) => b.bpf_program__attach_usdt(this.ptr, options.pid ?? -1, binary, provider, name, null));
+  }
+
+  /**
    * Runs the program once through BPF_PROG_TEST_RUN with `ctx` as its context (raw_tp: the u64 args), on `cpu`
    * when given. Returns the program's return value and the kernel's run time in ns.
    */
