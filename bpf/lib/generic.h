@@ -399,6 +399,17 @@ static __always_inline __u64 vg_regs_arg(struct pt_regs *regs, __u32 i, int sysc
 	return 0;
 }
 
+/* s->args[i] = a[base + i] for i = 0..5 (`base` constant: ctx reads need constant offsets). */
+static __always_inline void vg_fetch_u64s(struct vg_gen_scratch *s, const __u64 *a, const int base)
+{
+	s->args[0] = a[base + 0];
+	s->args[1] = a[base + 1];
+	s->args[2] = a[base + 2];
+	s->args[3] = a[base + 3];
+	s->args[4] = a[base + 4];
+	s->args[5] = a[base + 5];
+}
+
 /* Fetches args 0..5 into s->args (constant offsets: ctx and BTF arg reads need them). */
 static __always_inline void vg_src_fetch(struct vg_src *src, const int kind, struct vg_gen_scratch *s)
 {
@@ -423,28 +434,12 @@ static __always_inline void vg_src_fetch(struct vg_src *src, const int kind, str
 		bpf_get_func_arg(src->ctx, 4, &s->args[4]);
 		bpf_get_func_arg(src->ctx, 5, &s->args[5]);
 		return;
-	case VG_SRC_RAW: {
-		__u64 *a = src->ctx;
-
-		s->args[0] = a[0];
-		s->args[1] = a[1];
-		s->args[2] = a[2];
-		s->args[3] = a[3];
-		s->args[4] = a[4];
-		s->args[5] = a[5];
+	case VG_SRC_RAW: /* the family's stack copy of the args */
+		vg_fetch_u64s(s, src->ctx, 0);
 		return;
-	}
-	case VG_SRC_TEST: {
-		__u64 *a = src->ctx;
-
-		s->args[0] = a[1];
-		s->args[1] = a[2];
-		s->args[2] = a[3];
-		s->args[3] = a[4];
-		s->args[4] = a[5];
-		s->args[5] = a[6];
+	case VG_SRC_TEST: /* the selftest's raw_tp args: hook id first */
+		vg_fetch_u64s(s, src->ctx, 1);
 		return;
-	}
 	}
 }
 

@@ -14,7 +14,7 @@ import type { PolicyCondition } from '@vigil/policy-schema';
 import { RecordingApplier } from '@vigil/sensor';
 import type { PolicyObject } from './controllers/policy-ref.js';
 import type { Operator } from './operator.js';
-import { eventually, policyBody, startSystem, type System } from './test-support.js';
+import { clusterPolicies, eventually, policyBody, startSystem, type System } from './test-support.js';
 
 const run = promisify(execFile);
 const G = { group: 'vigil.dev', version: 'v1alpha1', plural: 'tracingpolicies' };
@@ -40,17 +40,13 @@ describe('spec.nodeSelector against Node labels', () => {
       appliers.set(n, a);
       await sys.startSensor(n, a);
     }
-  });
+  }, 120_000); // an API server, nats-server, the operator and three sensors: slow on a loaded machine
   afterAll(async () => {
     await sys.stop();
     rmSync(dir, { recursive: true, force: true });
   });
-  const get = async (name: string): Promise<PolicyObject> => (await sys.custom.getClusterCustomObject({ ...G, name })) as PolicyObject;
-  const until = (name: string, pred: (p: PolicyObject) => boolean, what: string): Promise<PolicyObject> =>
-    eventually(async () => {
-      const p = await get(name);
-      return pred(p) ? p : undefined;
-    }, what);
+  const get = (name: string): Promise<PolicyObject> => clusterPolicies(sys).get(name);
+  const until = (name: string, pred: (p: PolicyObject) => boolean, what: string): Promise<PolicyObject> => clusterPolicies(sys).until(name, pred, what);
   /** The nodes whose sensor currently runs the policy. */
   const running = (uid: string): string[] =>
     [...appliers]

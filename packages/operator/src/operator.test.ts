@@ -8,7 +8,7 @@ import type { PolicyCondition } from '@vigil/policy-schema';
 import { NO_ENGINE_REASON, RecordingApplier, RefusingApplier } from '@vigil/sensor';
 import type { PolicyObject } from './controllers/policy-ref.js';
 import type { Operator } from './operator.js';
-import { eventually, policyBody, startSystem, type System } from './test-support.js';
+import { clusterPolicies, eventually, policyBody, startSystem, type System } from './test-support.js';
 
 const run = promisify(execFile);
 const G = { group: 'vigil.dev', version: 'v1alpha1', plural: 'tracingpolicies' };
@@ -33,12 +33,8 @@ describe('operator ↔ sensors over NATS, status through the test API server', (
     await sys.stop();
     rmSync(dir, { recursive: true, force: true });
   });
-  const get = async (name: string): Promise<PolicyObject> => (await sys.custom.getClusterCustomObject({ ...G, name })) as PolicyObject;
-  const until = (name: string, pred: (p: PolicyObject) => boolean, what: string): Promise<PolicyObject> =>
-    eventually(async () => {
-      const p = await get(name);
-      return pred(p) ? p : undefined;
-    }, what);
+  const get = (name: string): Promise<PolicyObject> => clusterPolicies(sys).get(name);
+  const until = (name: string, pred: (p: PolicyObject) => boolean, what: string): Promise<PolicyObject> => clusterPolicies(sys).until(name, pred, what);
 
   it('apply → bundle → sensor applies and acks → Ready=True, NODES 1/1 in kubectl; edits and invalid generations follow', async () => {
     await sys.custom.createClusterCustomObject({ ...G, body: policyBody('ssh-watch', 22) });

@@ -98,3 +98,19 @@ export async function eventually<T>(fn: () => Promise<T | undefined> | T | undef
     await new Promise((r) => setTimeout(r, 10));
   }
 }
+
+/** Reads a cluster-scoped TracingPolicy, and waits until one satisfies `pred` (the operator tests' view of status). */
+export function clusterPolicies(sys: Pick<System, 'custom'>): {
+  get(name: string): Promise<PolicyObject>;
+  until(name: string, pred: (p: PolicyObject) => boolean, what: string): Promise<PolicyObject>;
+} {
+  const get = async (name: string): Promise<PolicyObject> => (await sys.custom.getClusterCustomObject({ group: 'vigil.dev', version: 'v1alpha1', plural: 'tracingpolicies', name })) as PolicyObject;
+  return {
+    get,
+    until: (name, pred, what) =>
+      eventually(async () => {
+        const p = await get(name);
+        return pred(p) ? p : undefined;
+      }, what),
+  };
+}

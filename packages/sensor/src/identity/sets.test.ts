@@ -6,20 +6,19 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { spawnSync } from 'node:child_process';
-import { closeSync, constants, existsSync, openSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { createServer, type AddressInfo, type Server } from 'node:net';
 import { join } from 'node:path';
 import type { IdentitySetRef } from '@vigil/policy-schema';
 import { skipMissing } from '../../../../tools/kernel-matrix/skip.js';
-import { BpfObject } from '../libbpf/index.js';
 import { BPF_OUT, VG_TRY, capability } from '../mechanisms/test-kernel.js';
-import { IDENTITY_ALL_PODS, IDENTITY_MAP_NAME, identityKey } from './abi.js';
+import { IDENTITY_ALL_PODS, identityKey } from './abi.js';
 import { PinnedIdentityMap } from './map.js';
 import type { PodIdentity } from './protocol.js';
 import { CgroupResolver } from './resolver.js';
 import { IdentitySets } from './sets.js';
 import { IdentityTable } from './table.js';
-import { FakeNode, must, type FakePod } from './test-pods.js';
+import { FakeNode, attachIdentityConnectProbe, must, type FakePod } from './test-pods.js';
 
 const OBJECT = join(BPF_OUT, 'test_identity.bpf.o');
 const PIN_ROOT = `/sys/fs/bpf/vigil-test-${process.pid}-sets`;
@@ -83,13 +82,8 @@ describe('identity sets: table → vg_identity → kernel decision (real kernel)
     const resolver = new CgroupResolver({ kubepodsRoots: [node.kubepods] });
     const map = PinnedIdentityMap.open(PIN_ROOT);
     const sets = new IdentitySets({ table, resolver, map, rescanMs: 0 });
-    using obj = BpfObject.open(OBJECT);
-    for (const p of ['vg_idtest_tp_btf', 'vg_idtest_raw_tp', 'vg_idtest_kprobe', 'vg_idtest_fentry', 'vg_idtest_lsm']) obj.program(p).setAutoload(false);
-    obj.map(IDENTITY_MAP_NAME).setPinPath(map.path);
-    obj.load();
-    const fd = openSync(node.root, constants.O_RDONLY | constants.O_DIRECTORY);
-    const link = obj.program('vg_idtest_connect4').attachCgroup(fd);
-    closeSync(fd);
+    using probe = attachIdentityConnectProbe(OBJECT, map.path, node.root);
+    const obj = probe.obj;
     try {
       const WEB: IdentitySetRef = { id: 101, podSelectors: [{ matchLabels: { app: 'web' } }], containerSelectors: [] };
       const SIDECAR: IdentitySetRef = { id: 102, podSelectors: [], containerSelectors: [{ matchExpressions: [{ key: 'name', operator: 'In', values: ['sidecar'] }] }] };
@@ -158,7 +152,6 @@ describe('identity sets: table → vg_identity → kernel decision (real kernel)
       expect(map.keys()).toContain(identityKey(IDENTITY_ALL_PODS, web.cgroupId).toString('hex'));
       again.close();
     } finally {
-      link.destroy();
       map.close();
     }
   });
@@ -184,13 +177,8 @@ describe('identity sets: table → vg_identity → kernel decision (real kernel)
       close: () => real.close(),
     };
     const sets = new IdentitySets({ table, resolver: new CgroupResolver({ kubepodsRoots: [node.kubepods] }), map, rescanMs: 0, adoptGraceMs: 0 });
-    using obj = BpfObject.open(OBJECT);
-    for (const p of ['vg_idtest_tp_btf', 'vg_idtest_raw_tp', 'vg_idtest_kprobe', 'vg_idtest_fentry', 'vg_idtest_lsm']) obj.program(p).setAutoload(false);
-    obj.map(IDENTITY_MAP_NAME).setPinPath(real.path);
-    obj.load();
-    const fd = openSync(node.root, constants.O_RDONLY | constants.O_DIRECTORY);
-    const link = obj.program('vg_idtest_connect4').attachCgroup(fd);
-    closeSync(fd);
+    using probe = attachIdentityConnectProbe(OBJECT, real.path, node.root);
+    const obj = probe.obj;
     try {
       const WEB: IdentitySetRef = { id: 201, podSelectors: [{ matchLabels: { app: 'web' } }], containerSelectors: [] };
       obj.map('vg_idtest_cfg').update(Buffer.alloc(4), cfg(WEB.id, false));
@@ -223,7 +211,6 @@ describe('identity sets: table → vg_identity → kernel decision (real kernel)
       expect(real.keys()).not.toContain(identityKey(WEB.id, web.cgroupId).toString('hex'));
       sets.close();
     } finally {
-      link.destroy();
       map.close();
       rmSync(`${PIN_ROOT}-retry`, { recursive: true, force: true });
     }

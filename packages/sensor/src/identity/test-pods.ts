@@ -6,9 +6,43 @@
  * plus a `host` cgroup beside kubepods.slice for "host" processes.
  */
 import { randomBytes, randomUUID } from 'node:crypto';
-import { mkdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
+import { closeSync, constants, mkdirSync, openSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { BpfObject, type BpfLink } from '../libbpf/index.js';
 import { cgroupIdOf, requireCgroupV2Mount } from '../mechanisms/cgroup.js';
+import { IDENTITY_MAP_NAME } from './abi.js';
+
+/**
+ * bpf/progs/test_identity.bpf.o with only its cgroup connect4 program, reading the pinned vg_identity at
+ * `identityPin`, attached at cgroup `root`: connects from below `root` are decided by the set its
+ * vg_idtest_cfg names. Disposing detaches it.
+ */
+export function attachIdentityConnectProbe(objectPath: string, identityPin: string, root: string): { obj: BpfObject; link: BpfLink } & Disposable {
+  const obj = BpfObject.open(objectPath);
+  try {
+    for (const p of ['vg_idtest_tp_btf', 'vg_idtest_raw_tp', 'vg_idtest_kprobe', 'vg_idtest_fentry', 'vg_idtest_lsm']) obj.program(p).setAutoload(false);
+    obj.map(IDENTITY_MAP_NAME).setPinPath(identityPin);
+    obj.load();
+    const fd = openSync(root, constants.O_RDONLY | constants.O_DIRECTORY);
+    let link: BpfLink;
+    try {
+      link = obj.program('vg_idtest_connect4').attachCgroup(fd);
+    } finally {
+      closeSync(fd);
+    }
+    return {
+      obj,
+      link,
+      [Symbol.dispose]() {
+        link.destroy();
+        obj.close();
+      },
+    };
+  } catch (err) {
+    obj.close();
+    throw err;
+  }
+}
 
 let counter = 0;
 

@@ -7,7 +7,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { chmodSync, closeSync, constants, existsSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -19,8 +19,7 @@ import { PinnedIdentityMap } from '../identity/map.js';
 import { CgroupResolver } from '../identity/resolver.js';
 import { IdentitySets } from '../identity/sets.js';
 import { IdentityTable } from '../identity/table.js';
-import { FakeNode, must } from '../identity/test-pods.js';
-import { BpfObject } from '../libbpf/index.js';
+import { FakeNode, attachIdentityConnectProbe, must } from '../identity/test-pods.js';
 import { BPF_OUT, VG_TRY, capability } from '../mechanisms/test-kernel.js';
 import { parseArgs, parseState, registration } from './hook.js';
 
@@ -116,13 +115,8 @@ describe('vigil-oci-hook', () => {
     sets.ensure('policy', [{ id: SET, podSelectors: [{ matchLabels: { app: 'web' } }], containerSelectors: [{ matchLabels: { name: 'app' } }] }]);
     const socket = join(dir, 'hook.sock');
     const hooks = await HookServer.start({ path: socket, sets });
-    using obj = BpfObject.open(OBJECT);
-    for (const p of ['vg_idtest_tp_btf', 'vg_idtest_raw_tp', 'vg_idtest_kprobe', 'vg_idtest_fentry', 'vg_idtest_lsm']) obj.program(p).setAutoload(false);
-    obj.map('vg_identity').setPinPath(map.path);
-    obj.load();
-    const fd = openSync(node.root, constants.O_RDONLY | constants.O_DIRECTORY);
-    const link = obj.program('vg_idtest_connect4').attachCgroup(fd);
-    closeSync(fd);
+    using probe = attachIdentityConnectProbe(OBJECT, map.path, node.root);
+    const obj = probe.obj;
     try {
       const cfg = Buffer.alloc(24);
       cfg.writeUInt32LE(1, 0);
@@ -185,7 +179,6 @@ describe('vigil-oci-hook', () => {
       expect(asNobody.stderr).toMatch(/uid 65534 may not register containers; failing closed/);
       expect(hooks.stats.rejected).toBe(1);
     } finally {
-      link.destroy();
       await hooks.close();
       sets.close();
       map.close();
