@@ -78,15 +78,20 @@ describe('spec.nodeSelector against Node labels', () => {
     expect(table).toMatch(/everywhere\s+True\s+enforce\s+3\/3\s/);
 
     // Labelled in: bare-1 joins.
+    const t0 = performance.now();
     await run('kubectl', ['label', 'node', 'bare-1', 'vigil.dev/tier=edge'], { env, timeout: 20_000 });
+    const labelled = performance.now();
     await eventually(() => (running(uid).length === 2 ? true : undefined), 'bare-1 runs edge-only');
+    process.stdout.write(`nodeSelector relabel: kubectl label ${Math.round(labelled - t0)} ms, then the node's sensor applied the policy ${Math.round(performance.now() - labelled)} ms later\n`);
     expect(running(uid)).toEqual(['bare-1', 'edge-1']);
     const p2 = await until('edge-only', (p) => p.status?.nodes?.summary === '2/2' && cond(p, 'Ready')?.status === 'True', 'edge-only 2/2');
     expect(cond(p2, 'Ready')?.message).toContain('selects 2 of 3 node(s)');
 
     // Labelled out: edge-1's sensor removes the policy (an assignment deletion, not a stale bundle left running).
     await run('kubectl', ['label', 'node', 'edge-1', 'vigil.dev/tier=core', '--overwrite'], { env, timeout: 20_000 });
+    const relabelled = performance.now();
     await eventually(() => (running(uid).length === 1 ? true : undefined), 'edge-1 drops edge-only');
+    process.stdout.write(`nodeSelector relabel out: the node's sensor removed the policy ${Math.round(performance.now() - relabelled)} ms after kubectl label returned\n`);
     expect(running(uid)).toEqual(['bare-1']);
     expect(appliers.get('edge-1')?.calls.filter((c) => c.policyUid === uid).map((c) => c.op)).toEqual(['apply', 'remove']);
     await until('edge-only', (p) => p.status?.nodes?.summary === '1/1', 'edge-only 1/1 again');
