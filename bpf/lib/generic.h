@@ -239,6 +239,24 @@ struct {
 	__type(value, struct vg_rate_val);
 } vg_ratelimit SEC(".maps");
 
+/*
+ * NotifyEnforcer: a hook's decision for the thread's next enforced syscall, taken by the policy's enforcer program
+ * (generic_enforcer.bpf.c) on the syscalls of its `calls` list. Key: pid_tgid. Per policy (pinned with its maps).
+ */
+struct vg_enf_note {
+	__s32 err; /* argError: the syscall's return value (fmod_ret); 0: none */
+	__u32 sig; /* argSig: signal sent to the thread's process; 0: none */
+};
+
+#define VG_ENF_NOTES_MAX 16384
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, VG_ENF_NOTES_MAX);
+	__type(key, __u64);
+	__type(value, struct vg_enf_note);
+} vg_enf_notes SEC(".maps");
+
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, 1);
@@ -1048,6 +1066,17 @@ __attribute__((noinline)) int vg_act_g(__u32 gen, __u32 table_id, __u32 sel_flag
 			vg_count(st, monitor);
 		} else if (expr) {
 			/* user space decides this selector (CelExpr): nothing enforced in the kernel */
+		} else if (act == VG_ACT_NOTIFY_ENFORCER) {
+			/* the enforcer acts when the thread enters (fmod_ret) or leaves (sys_exit) an enforced syscall */
+			struct vg_enf_note n = { .err = a->arg_error, .sig = (__u32)a->arg_sig };
+			long r = bpf_map_update_elem(&vg_enf_notes, &pid_tgid, &n, BPF_ANY);
+
+			if (r) {
+				dec->flags |= VG_HOOKF_ACTION_FAILED;
+				dec->err = r;
+				vg_count(st, action_fail);
+			} else
+				dec->flags |= VG_HOOKF_NOTIFIED;
 		} else if (act == VG_ACT_OVERRIDE) {
 			if (can_override) {
 				dec->flags |= VG_HOOKF_OVERRIDE;

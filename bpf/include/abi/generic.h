@@ -49,6 +49,7 @@ enum vg_hook_flags {
 	VG_HOOKF_OVERRIDE_REFUSED = 1 << 8, /* Override asked on a mechanism that cannot override (raw_tp, tracepoint,
 					      kprobe without bpf_override_return): nothing overridden */
 	VG_HOOKF_BINARY_UNKNOWN = 1 << 9, /* the process had no vg_procs entry: binaries clauses saw an empty path */
+	VG_HOOKF_NOTIFIED = 1 << 10, /* NotifyEnforcer: the note for the policy's enforcer was written */
 };
 
 /* vg_hook_arg.flags */

@@ -14,6 +14,7 @@
 //   vg_try [--cgroup DIR] trunc PATH            open O_WRONLY|O_TRUNC, then write one byte
 //   vg_try [--cgroup DIR] openrel DIR NAME      chdir(DIR), then open NAME (a relative path) and read
 //   vg_try [--cgroup DIR] exec PATH             execv(PATH)
+//   vg_try [--cgroup DIR] dup FD                dup2(1, FD), then dup(FD) (raw syscall)
 //   vg_try [--cgroup DIR] execfd PATH           open(PATH) then execveat(fd, "", AT_EMPTY_PATH)
 //   vg_try [--cgroup DIR] execdevfd PATH        open(PATH) then execv("/dev/fd/N")
 //   vg_try [--cgroup DIR] memfd_exec PATH       copy PATH into a memfd, then execveat(memfd, "", AT_EMPTY_PATH)
@@ -236,6 +237,15 @@ int main(int argc, char **argv)
 		if (write(fd, "x", 1) < 0)
 			return fail();
 		printf("ok\n");
+		return 0;
+	}
+	if (!strcmp(mode, "dup")) {
+		/* the enforcer tests: dup(FD) of an fd made with dup2 (a syscall the tests do not guard) */
+		int fd = dup2(1, atoi(arg));
+
+		if (fd < 0 || syscall(SYS_dup, fd) < 0)
+			return fail();
+		puts("ok");
 		return 0;
 	}
 	char *const args[] = { (char *)arg, NULL };

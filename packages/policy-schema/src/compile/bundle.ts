@@ -89,6 +89,8 @@ export interface CompiledEnforcer {
   path: string;
   /** vg_syscalls set id holding the syscalls this enforcer guards. */
   syscallSetId: number;
+  /** The syscall functions it guards (__x64_sys_dup, __ia32_sys_dup, …): fmod_ret attaches to each. */
+  calls: string[];
   mechanism: Mechanism;
   refusal?: string;
 }

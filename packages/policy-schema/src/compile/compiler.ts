@@ -474,12 +474,16 @@ class Compiler {
     const syscallSetId = this.em.syscallSet(resolved);
     const m = this.profile.mechanisms;
     const pick = (): { mechanism: Mechanism; refusal?: string } => {
-      if (m.kprobe && m.kprobeOverride) return { mechanism: 'kprobe' };
+      if (resolved.length === 0) return { mechanism: 'none', refusal: `none of its calls is a syscall of this node's tables (${calls.join(', ')})` };
+      // fmod_ret first: the syscall does not run and returns argError; then kprobe override; then a signal at
+      // sys_exit (the syscall's effect stays)
       if (m.fentry) return { mechanism: 'fentry' };
+      if (m.kprobe && m.kprobeOverride) return { mechanism: 'kprobe' };
       if (m.tpBtf && m.bpfSendSignal) return { mechanism: 'tp_btf_syscall' };
-      return { mechanism: 'none', refusal: 'an enforcer needs kprobe override, fmod_ret (fentry) or tp_btf with bpf_send_signal; this node has none' };
+      return { mechanism: 'none', refusal: 'an enforcer needs fmod_ret (fentry), kprobe override or tp_btf with bpf_send_signal; this node has none' };
     };
-    return { path, syscallSetId, ...pick() };
+    const fns = resolved.map((r) => `${r.abi === 'ia32' ? '__ia32_sys_' : '__x64_sys_'}${r.name}`);
+    return { path, syscallSetId, calls: [...new Set(fns)], ...pick() };
   }
 
   private compileHook(list: HookListName, h: Record<string, unknown>, index: number, id: number): CompiledHook {

@@ -26,6 +26,7 @@ export const HookFlags = {
   SIGNALED: 1 << 7,
   OVERRIDE_REFUSED: 1 << 8,
   BINARY_UNKNOWN: 1 << 9,
+  NOTIFIED: 1 << 10,
 } as const;
 
 export const HookArgFlags = { TRUNC: 1 << 0, ERR: 1 << 1, USER: 1 << 2, UNSUPPORTED: 1 << 3 } as const;
@@ -43,6 +44,7 @@ export const genericEnums: Record<string, Record<string, number>> = {
     VG_HOOKF_SIGNALED: HookFlags.SIGNALED,
     VG_HOOKF_OVERRIDE_REFUSED: HookFlags.OVERRIDE_REFUSED,
     VG_HOOKF_BINARY_UNKNOWN: HookFlags.BINARY_UNKNOWN,
+    VG_HOOKF_NOTIFIED: HookFlags.NOTIFIED,
   },
   vg_hook_arg_flags: {
     VG_HARGF_TRUNC: HookArgFlags.TRUNC,

@@ -19,6 +19,7 @@ import { decodeActionTable, decodeSelectorProgram, type Bundle, type CompiledHoo
 import type { ApplyOutcome, BundleApplier } from '../transport/applier.js';
 import type { HookStatus } from '../transport/protocol.js';
 import { planFallbackEnforcement } from './plan.js';
+import { enforcerStatus } from '../generic/enforcer.js';
 
 /** What the composite needs from the in-kernel selector engine (GenericHookEngine implements it). */
 export interface GenericApplier extends BundleApplier {
@@ -88,8 +89,9 @@ export function hookEffect(bundle: Bundle, hookId: number): { state: 'enforcing'
   return { state: 'observing', note: '' };
 }
 
-function subBundle(bundle: Bundle, hooks: CompiledHook[]): Bundle {
-  return { ...bundle, hooks, enforcers: [] };
+/** The part of a bundle one engine runs: some hooks, and (for the generic engine) the enforcers. */
+function subBundle(bundle: Bundle, hooks: CompiledHook[], withEnforcers = false): Bundle {
+  return { ...bundle, hooks, enforcers: withEnforcers ? bundle.enforcers : [] };
 }
 
 function summary(hooks: readonly HookStatus[]): string {
@@ -140,16 +142,8 @@ export class CompositeApplier implements BundleApplier {
       const effect = hookEffect(bundle, h.id);
       statuses.push({ ...base, state: route.runner === 'fallback' ? 'enforcing' : effect.state, reason: [...h.notes, effect.note].filter(Boolean).join('; ') });
     }
-    for (const e of bundle.enforcers) {
-      statuses.push({
-        hookId: 0,
-        path: e.path,
-        hook: 'enforcer',
-        mechanism: e.mechanism,
-        state: 'refused',
-        reason: e.refusal ?? 'enforcers (syscall denial through NotifyEnforcer) are not supported by this sensor build',
-      });
-    }
+    // Enforcers run in the generic engine (fmod_ret on the guarded syscalls, or a signal at sys_exit).
+    for (const e of bundle.enforcers) statuses.push(enforcerStatus(e, bundle));
     if (fallbackHooks.length > 0) {
       const fb = planFallbackEnforcement(subBundle(bundle, fallbackHooks));
       for (const hp of fb.hooks) {
@@ -175,8 +169,9 @@ export class CompositeApplier implements BundleApplier {
     const previous = this.applied.get(uid);
     // 1. the generic part (in-kernel selectors): its engine swaps generations atomically or keeps the old one.
     let genericHooks2: readonly HookStatus[] = [];
-    if (genericHooks.length > 0) {
-      const out = await this.generic.apply(subBundle(bundle, genericHooks));
+    const runsGeneric = genericHooks.length > 0 || bundle.enforcers.length > 0;
+    if (runsGeneric) {
+      const out = await this.generic.apply(subBundle(bundle, genericHooks, true));
       if (out.result !== 'applied') return { result: out.result, reason: out.reason, hooks: merge(statuses, out.hooks ?? []) };
       genericHooks2 = out.hooks ?? this.generic.report(uid);
     } else if (previous?.hasGeneric) {
@@ -188,19 +183,19 @@ export class CompositeApplier implements BundleApplier {
     if (wantsFallback) {
       const out = await this.fallback.apply(subBundle(bundle, fallbackHooks));
       if (out.result !== 'applied') {
-        await this.restoreGeneric(uid, previous, genericHooks.length > 0 || previous?.hasGeneric === true);
+        await this.restoreGeneric(uid, previous, runsGeneric || previous?.hasGeneric === true);
         return { result: out.result, reason: out.reason, hooks: statuses };
       }
     } else if (previous?.hasFallback) {
       try {
         await this.fallback.remove(uid);
       } catch (err) {
-        await this.restoreGeneric(uid, previous, genericHooks.length > 0 || previous?.hasGeneric === true);
+        await this.restoreGeneric(uid, previous, runsGeneric || previous?.hasGeneric === true);
         return { result: 'failed', reason: `removing the previous fallback rules failed: ${(err as Error).message}`, hooks: statuses };
       }
     }
     const hooks = merge(statuses, genericHooks2);
-    this.applied.set(uid, { bundle, hasFallback: wantsFallback, hasGeneric: genericHooks.length > 0, hooks });
+    this.applied.set(uid, { bundle, hasFallback: wantsFallback, hasGeneric: runsGeneric, hooks });
     return { result: 'applied', reason: '', hooks };
   }
 
@@ -219,7 +214,7 @@ export class CompositeApplier implements BundleApplier {
     if (!touched) return;
     if (previous?.hasGeneric) {
       const hooks = previous.bundle.hooks.filter((h) => routeHook(h).runner === 'generic');
-      await this.generic.apply(subBundle(previous.bundle, hooks)).catch(() => undefined);
+      await this.generic.apply(subBundle(previous.bundle, hooks, true)).catch(() => undefined);
     } else {
       await this.generic.remove(uid).catch(() => undefined);
     }
@@ -229,7 +224,7 @@ export class CompositeApplier implements BundleApplier {
 /** The planned statuses, with what the generic engine found when attaching (e.g. not_attached targets). */
 function merge(planned: HookStatus[], fromEngine: readonly HookStatus[]): HookStatus[] {
   return planned.map((p) => {
-    const e = fromEngine.find((x) => x.hookId === p.hookId);
+    const e = fromEngine.find((x) => x.hookId === p.hookId && x.path === p.path);
     return e ? { ...p, mechanism: e.mechanism, state: e.state === 'enforcing' || e.state === 'observing' ? p.state : e.state, reason: e.reason || p.reason } : p;
   });
 }

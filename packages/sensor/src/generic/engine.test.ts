@@ -213,6 +213,63 @@ spec:
     expect(inCg('kill-me')).toMatchObject({ status: 0, signal: null });
   });
 
+  it('enforcers: NotifyEnforcer on a sys_dup hook; the enforcer on sys_dup kills (argSig); argError where fmod_ret may override it, else the status says why', async () => {
+    for (const cap of ['tp_btf', 'send_signal'] as const) {
+      const c = capability(cap);
+      if (!c.available) return skipMissing(expect.getState().currentTestName, cap, c.reason);
+    }
+    // Tetragon's killer.yaml shape, scoped by the fd argument so no other process's dup is touched.
+    const enforcerPolicy = (name: string, action: string) => `
+apiVersion: cilium.io/v1alpha1
+kind: TracingPolicy
+metadata: { name: ${name} }
+spec:
+  lists:
+  - { name: dups, type: syscalls, values: [sys_dup] }
+  enforcers:
+  - calls: ["list:dups"]
+  kprobes:
+  - call: sys_dup
+    syscall: true
+    args: [{ index: 0, type: int }]
+    selectors:
+    - matchArgs: [{ index: 0, operator: Equal, values: ["987"] }]
+      matchActions: [{ action: NotifyEnforcer, ${action} }]
+`;
+    using cg = new TestCgroup(); // the test process's own cgroup is exempt (the sensor's)
+    const kill = compile(enforcerPolicy('enforcer-kill', 'argSig: 9'));
+    const out = await composite.apply(kill);
+    expect(out.reason).toBe('');
+    const enforcer = out.hooks?.find((h) => h.path === 'spec.enforcers[0]');
+    expect(enforcer).toMatchObject({ hook: 'enforcer (__x64_sys_dup)', state: 'enforcing' });
+    try {
+      expect(vgTry(['dup', '987'], cg.path).signal).toBe('SIGKILL');
+      expect(vgTry(['dup', '986'], cg.path)).toMatchObject({ out: 'ok', status: 0 }); // the hook's selector does not match: no note
+      const ev = waitForEvent((e) => e.policyName === 'enforcer-kill');
+      expect(ev?.action).toBe('NotifyEnforcer');
+    } finally {
+      await composite.remove(kill.version.policyUid);
+    }
+    expect(vgTry(['dup', '987'], cg.path)).toMatchObject({ out: 'ok', status: 0 });
+
+    // argError needs fmod_ret on __x64_sys_dup, which only a kernel with CONFIG_FUNCTION_ERROR_INJECTION allows (no
+    // kernel of the matrix): the status says where the enforcer runs and why, and what that costs.
+    const deny = compile(enforcerPolicy('enforcer-deny', 'argError: -1'));
+    const status = (await composite.apply(deny)).hooks?.find((h) => h.path === 'spec.enforcers[0]');
+    try {
+      if (status?.mechanism === 'fentry') {
+        expect(vgTry(['dup', '987'], cg.path)).toMatchObject({ out: 'EPERM', status: 0 });
+        expect(vgTry(['dup', '986'], cg.path)).toMatchObject({ out: 'ok', status: 0 });
+      } else {
+        expect(status).toMatchObject({ mechanism: 'tp_btf_syscall', state: 'observing' }); // honest: it cannot act
+        expect(status?.reason).toMatch(/no NotifyEnforcer action of the policy has one \(argError cannot be returned here\)/);
+        expect(vgTry(['dup', '987'], cg.path)).toMatchObject({ out: 'ok', status: 0 }); // no argSig: nothing to do at sys_exit
+      }
+    } finally {
+      await composite.remove(deny.version.policyUid);
+    }
+  });
+
   it('monitor mode: the opener runs and the event carries the action it would have taken', async () => {
     const marker = join(dir, 'monitored');
     writeFileSync(marker, 'x');

@@ -47,13 +47,13 @@ const OUTER: Readonly<Record<MapName, string>> = {
   vg_cidr6: 'vg_cidr6_o',
   vg_syscalls: 'vg_syscalls_o',
 };
-const POLICY_MAPS = ['vg_gen', ...Object.values(OUTER), 'vg_ratelimit', 'vg_gen_stats'];
+const POLICY_MAPS = ['vg_gen', ...Object.values(OUTER), 'vg_ratelimit', 'vg_gen_stats', 'vg_enf_notes'];
 const NODE_MAPS = ['vg_exempt', 'vg_host_ns', 'vg_events', 'vg_stats'];
 const BUNDLE_META_BYTES = 128;
 /** /proc/<pid>/ns names in VG_NS_* order (policy-schema NAMESPACE_KIND). */
 const HOST_NS_FILES = ['uts', 'ipc', 'mnt', 'pid', 'pid_for_children', 'net', 'time', 'time_for_children', 'cgroup', 'user'];
 /** fentry/fexit/lsm programs are bound to one function at load: one verified instance per target. */
-const MAX_TRAMPOLINE_TARGETS = 8;
+import { ENFORCER_ID0, MAX_TRAMPOLINE_TARGETS, enforcerHook, enforcerStatus } from './enforcer.js';
 
 /** The program that runs a mechanism: object file and program name (bpf/progs/generic_*.bpf.c). */
 interface Family {
@@ -87,10 +87,16 @@ export function rawTpArgCount(h: CompiledHook): number {
 /** USDT probes: uprobes at the note's locations, args decoded from the note's specs (libbpf's usdt.bpf.h). */
 const USDT_FAMILY: Family = { object: 'generic_uprobe.bpf.o', program: () => 'vg_usdt' };
 
+
+/** Enforcers (generic_enforcer.bpf.c): fmod_ret on each guarded syscall function, or a signal at sys_exit. */
+const ENFORCER_FAMILY: Family = { object: 'generic_enforcer.bpf.o', program: (h) => (h.mechanism === 'fentry' ? 'vg_enforcer_fmod_ret' : 'vg_enforcer_sys_exit') };
+
 /** The program family that serves a hook: by mechanism, and USDT hooks (mechanism uprobe) by their kind. */
 export function familyOf(h: CompiledHook): Family | undefined {
+  if (h.attach['enforcer'] === true) return ENFORCER_FAMILY;
   return h.kind === 'usdt' ? USDT_FAMILY : FAMILIES[h.mechanism];
 }
+
 
 export type GenericEngineErrorCode = 'UNSUPPORTED' | 'LOAD_FAILED' | 'ATTACH_FAILED' | 'TARGET_MISSING' | 'MAP_FILL_FAILED';
 
@@ -179,7 +185,7 @@ function u32(b: Uint8Array, at = 0): number {
 
 /** Hook structure that decides whether links can be kept across bundles: ids, kinds, targets, mechanisms. */
 function structureOf(b: Bundle): string {
-  return JSON.stringify(b.hooks.map((h) => [h.id, h.kind, h.mechanism, h.targets, h.returnProbe, h.attach, h.syscall, h.generatedList, h.args.map((a) => a.type)]));
+  return JSON.stringify([b.hooks.map((h) => [h.id, h.kind, h.mechanism, h.targets, h.returnProbe, h.attach, h.syscall, h.generatedList, h.args.map((a) => a.type)]), b.enforcers]);
 }
 
 export class GenericHookEngine {
@@ -257,13 +263,21 @@ export class GenericHookEngine {
             }
           }
         }
+      if (!reuseLinks)
+        bundle.enforcers.forEach((e, i) => {
+          const h = enforcerHook(e, i);
+          for (const t of instanceTargets(h)) fresh.push(this.load(h, dir, false, t));
+        });
       else if (!existsSync(join(dir, `vg_gen${GEN_SCHEMA_SUFFIX}`))) throw new GenericEngineError('LOAD_FAILED', `the pinned state of ${uid} is gone`);
       if (fresh.length === 0 && skipped.size === 0 && bundle.hooks.length > 0 && !reuseLinks) throw new GenericEngineError('LOAD_FAILED', 'nothing to load');
       this.writeNodeMaps();
       // 2. fill the next generation
       const next = this.fillNextGeneration(dir, bundle);
       // 3. attach the new programs (their hits read the active generation until the switch)
-      const byId = new Map(bundle.hooks.map((h) => [h.id, servedHook(h, bundle.policy.mode === 'enforce' && hasAction(bundle, h.id, 'Override'))]));
+      const byId = new Map([
+        ...bundle.hooks.map((h) => [h.id, servedHook(h, bundle.policy.mode === 'enforce' && hasAction(bundle, h.id, 'Override'))] as const),
+        ...bundle.enforcers.map((e, i) => [ENFORCER_ID0 + i, enforcerHook(e, i)] as const),
+      ]);
       for (const inst of fresh) this.attach(byId.get(inst.hookId) as CompiledHook, inst);
       // 4. switch: one map update
       this.setGeneration(dir, next);
@@ -392,7 +406,7 @@ export class GenericHookEngine {
 
   /** Status per hook without touching the kernel: which hooks this engine can run here. */
   plan(bundle: Bundle): HookStatus[] {
-    return bundle.hooks.map((compiled) => {
+    return bundle.hooks.map((compiled): HookStatus => {
       const h = servedHook(compiled, bundle.policy.mode === 'enforce' && hasAction(bundle, compiled.id, 'Override'));
       const base = { hookId: h.id, path: h.path, hook: declaredHookName(h), mechanism: h.mechanism };
       const fam = familyOf(h);
@@ -416,7 +430,7 @@ export class GenericHookEngine {
       }
       const usdt = h.kind === 'usdt' ? 'USDT: args from the probe\'s ELF note; not pinned (libbpf\'s USDT link is a set of uprobes in the sensor), so it stops while the sensor is down' : '';
       return { ...base, state: effect.state, reason: [...h.notes, effect.note, usdt].filter(Boolean).join('; ') };
-    });
+    }).concat(bundle.enforcers.map((e) => enforcerStatus(e, bundle)));
   }
 
   // ---- loading and attaching ----
@@ -464,7 +478,7 @@ export class GenericHookEngine {
     const target = h.targets[0] ?? '';
     const syscallKprobe = (mech === 'kprobe' || mech === 'kretprobe' || mech === 'fentry' || mech === 'fexit') && (h.syscall !== undefined || /^(__x64_)?sys_/.test(target) || h.generatedList?.type === 'generated_syscalls');
     const userArgs = mech === 'tp_btf_syscall' || mech === 'uprobe' || mech === 'uretprobe' || syscallKprobe;
-    init.writeUInt32LE(h.id, 0);
+    init.writeUInt32LE(h.attach['enforcer'] === true ? Number(h.attach['syscallSetId']) : h.id, 0);
     init.writeInt32LE(mech === 'tp_btf_syscall' && h.syscall ? h.syscall.nr : -1, 4);
     init.writeUInt8(MECHANISM.values[h.mechanism], 8);
     init.writeUInt8((syscallKprobe ? 1 : 0) | (userArgs ? 2 : 0), 9);
