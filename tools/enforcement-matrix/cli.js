@@ -29,6 +29,8 @@ export const EVIDENCE = {
   fanotify: ['packages/sensor/src/enforce/engine.test.ts', 'packages/sensor/src/mechanisms/fanotify/guard.test.ts'],
   tp_btf: ['packages/sensor/src/enforce/engine.test.ts', 'packages/sensor/src/mechanisms/exec-kill.test.ts'],
   tp_btf_syscall: ['packages/sensor/src/generic/engine.test.ts'],
+  // classic tracepoints: Sigkill of the matching caller; NotifyEnforcer from one is the enforcer test in engine.test.ts
+  tracepoint: ['packages/sensor/src/generic/selftest-hooks.test.ts', 'packages/sensor/src/generic/engine.test.ts'],
   fentry: ['packages/sensor/src/generic/engine.test.ts'],
   fexit: ['packages/sensor/src/generic/engine.test.ts'],
   lsm: ['packages/sensor/src/generic/lsm.test.ts'],
