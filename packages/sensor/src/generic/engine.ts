@@ -29,6 +29,8 @@ import { declaredHookName, hookEffect } from '../enforce/composite.js';
 import type { HookEvent } from '../export/model.js';
 import { BpfLink, BpfObject, LibbpfError, MapFlags, MapType, MappedRingBuffer, RawMap, closeFd, errnoName, objGet, possibleCpus, type RingView } from '../libbpf/index.js';
 import { cgroupIdOfPid } from '../mechanisms/cgroup.js';
+// fentry/fexit/lsm programs are bound to one function at load: one verified instance per target (MAX_TRAMPOLINE_TARGETS)
+import { ENFORCER_ID0, MAX_TRAMPOLINE_TARGETS, enforcerHook, enforcerStatus } from './enforcer.js';
 import type { ApplyOutcome } from '../transport/applier.js';
 import { encodeToken, type HookStatus } from '../transport/protocol.js';
 import { PROCS_SCHEMA } from '../abi/layout.js';
@@ -52,8 +54,6 @@ const NODE_MAPS = ['vg_exempt', 'vg_host_ns', 'vg_events', 'vg_stats'];
 const BUNDLE_META_BYTES = 128;
 /** /proc/<pid>/ns names in VG_NS_* order (policy-schema NAMESPACE_KIND). */
 const HOST_NS_FILES = ['uts', 'ipc', 'mnt', 'pid', 'pid_for_children', 'net', 'time', 'time_for_children', 'cgroup', 'user'];
-/** fentry/fexit/lsm programs are bound to one function at load: one verified instance per target. */
-import { ENFORCER_ID0, MAX_TRAMPOLINE_TARGETS, enforcerHook, enforcerStatus } from './enforcer.js';
 
 /** The program that runs a mechanism: object file and program name (bpf/progs/generic_*.bpf.c). */
 interface Family {
@@ -87,7 +87,6 @@ export function rawTpArgCount(h: CompiledHook): number {
 /** USDT probes: uprobes at the note's locations, args decoded from the note's specs (libbpf's usdt.bpf.h). */
 const USDT_FAMILY: Family = { object: 'generic_uprobe.bpf.o', program: () => 'vg_usdt' };
 
-
 /** Enforcers (generic_enforcer.bpf.c): fmod_ret on each guarded syscall function, or a signal at sys_exit. */
 const ENFORCER_FAMILY: Family = { object: 'generic_enforcer.bpf.o', program: (h) => (h.mechanism === 'fentry' ? 'vg_enforcer_fmod_ret' : 'vg_enforcer_sys_exit') };
 
@@ -96,7 +95,6 @@ export function familyOf(h: CompiledHook): Family | undefined {
   if (h.attach['enforcer'] === true) return ENFORCER_FAMILY;
   return h.kind === 'usdt' ? USDT_FAMILY : FAMILIES[h.mechanism];
 }
-
 
 export type GenericEngineErrorCode = 'UNSUPPORTED' | 'LOAD_FAILED' | 'ATTACH_FAILED' | 'TARGET_MISSING' | 'MAP_FILL_FAILED';
 
@@ -250,7 +248,7 @@ export class GenericHookEngine {
       mkdirSync(dir, { recursive: true });
       mkdirSync(this.nodeDir, { recursive: true });
       // 1. load (verify) every program of the new bundle; its policy maps are the pinned ones (created on first use)
-      if (!reuseLinks)
+      if (!reuseLinks) {
         for (const compiled of bundle.hooks) {
           const override = bundle.policy.mode === 'enforce' && hasAction(bundle, compiled.id, 'Override');
           const h = servedHook(compiled, override);
@@ -263,12 +261,12 @@ export class GenericHookEngine {
             }
           }
         }
-      if (!reuseLinks)
+        // enforcers: one fmod_ret instance per guarded syscall, or one sys_exit program (generic/enforcer.ts)
         bundle.enforcers.forEach((e, i) => {
           const h = enforcerHook(e, i);
           for (const t of instanceTargets(h)) fresh.push(this.load(h, dir, false, t));
         });
-      else if (!existsSync(join(dir, `vg_gen${GEN_SCHEMA_SUFFIX}`))) throw new GenericEngineError('LOAD_FAILED', `the pinned state of ${uid} is gone`);
+      } else if (!existsSync(join(dir, `vg_gen${GEN_SCHEMA_SUFFIX}`))) throw new GenericEngineError('LOAD_FAILED', `the pinned state of ${uid} is gone`);
       if (fresh.length === 0 && skipped.size === 0 && bundle.hooks.length > 0 && !reuseLinks) throw new GenericEngineError('LOAD_FAILED', 'nothing to load');
       this.writeNodeMaps();
       // 2. fill the next generation
