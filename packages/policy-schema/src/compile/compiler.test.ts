@@ -41,7 +41,7 @@ describe('compilePolicy', () => {
     expect(actions).toMatchObject([{ action: 'NotifyEnforcer', argError: -1, argSig: 9, originalAction: null }]);
     // dup (32), dup2 (33) on x86_64 and dup (41) on ia32 in one syscall set.
     expect(b.maps.vg_syscalls.map((e) => Buffer.from(e.key).toString('hex'))).toEqual(['010000000000000020000000', '010000000000000021000000', '010000000100000029000000']);
-    expect(b.enforcers).toEqual([{ path: 'spec.enforcers[0]', syscallSetId: 1, mechanism: 'tp_btf_syscall' }]);
+    expect(b.enforcers).toEqual([{ path: 'spec.enforcers[0]', syscallSetId: 1, calls: ['__x64_sys_dup', '__x64_sys_dup2', '__ia32_sys_dup'], mechanism: 'tp_btf_syscall' }]);
     const kp = decodeHookConfig(entry(b, 'vg_hooks', 1));
     expect(kp).toMatchObject({ kind: 'kprobe', mechanism: 'tp_btf_syscall', syscallNr: 257 });
     expect(b.userspaceExprs).toEqual([{ id: 0, hookId: 1, argSlots: [0, 1], language: 'cel', expr: "arg1 > 2 && arg0.startsWith('/proc')" }]);
