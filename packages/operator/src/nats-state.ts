@@ -3,7 +3,7 @@
 import type { Logger } from 'pino';
 import type { AckSummary, HookPlacement } from './conditions.js';
 import { StringCodec, type KvEntry, type NatsConnection, type QueuedIterator } from 'nats';
-import { ACKS_BUCKET, NODES_BUCKET, parseNodeKey, parseNodePolicyKey, readKv, type Ack, type Announce, type HookStatus } from '@vigil/sensor';
+import { ACKS_BUCKET, NODES_BUCKET, parseNodeKey, parseNodePolicyKey, readKv, type Ack, type Announce } from '@vigil/sensor';
 
 const sc = StringCodec();
 
@@ -102,28 +102,23 @@ export class SensorState {
     if (!m) this.acks.set(np.policyUid, (m = new Map()));
     if (e.operation === 'PUT') {
       const a = JSON.parse(sc.decode(e.value)) as Ack;
-      let contentHash = this.hashes.get(a.contentHash);
-      if (contentHash === undefined) {
-        if (this.hashes.size >= 100_000) this.hashes.clear(); // only sharing is lost
-        this.hashes.set(a.contentHash, (contentHash = a.contentHash));
+      const summary: AckSummary = { contentHash: intern(this.hashes, a.contentHash, a.contentHash, 100_000), result: a.result, reason: a.reason };
+      if (a.hooks && a.hooks.length > 0) {
+        const list = a.hooks.map((h) => ({ path: h.path, hook: h.hook, mechanism: h.mechanism, state: h.state, reason: h.reason }));
+        summary.hooks = intern(this.hookLists, JSON.stringify(list), list, 10_000);
       }
-      const summary: AckSummary = { contentHash, result: a.result, reason: a.reason };
-      if (a.hooks && a.hooks.length > 0) summary.hooks = this.internHooks(a.hooks);
       m.set(np.node, summary);
     }
     else m.delete(np.node);
     this.onAck(np.policyUid, np.node);
   }
+}
 
-  private internHooks(hooks: readonly HookStatus[]): readonly HookPlacement[] {
-    const list = hooks.map((h) => ({ path: h.path, hook: h.hook, mechanism: h.mechanism, state: h.state, reason: h.reason }));
-    const key = JSON.stringify(list);
-    let v = this.hookLists.get(key);
-    if (!v) {
-      if (this.hookLists.size >= 10_000) this.hookLists.clear(); // only sharing is lost
-      this.hookLists.set(key, (v = list));
-    }
-    return v;
-  }
-
+/** The value `pool` already holds for `key`, else `value` (kept for the next caller); a full pool starts over (only sharing is lost). */
+function intern<T>(pool: Map<string, T>, key: string, value: T, max: number): T {
+  const have = pool.get(key);
+  if (have !== undefined) return have;
+  if (pool.size >= max) pool.clear();
+  pool.set(key, value);
+  return value;
 }
