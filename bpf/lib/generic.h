@@ -1103,6 +1103,23 @@ __attribute__((noinline)) int vg_act_g(__u32 gen, __u32 table_id, __u32 sel_flag
 	return 0;
 }
 
+/* The policy's active generation (vg_gen bit 0): which inner map of every vg_*_o array is live. */
+static __always_inline __u32 vg_active_gen(void)
+{
+	__u32 zero = 0, *genp = bpf_map_lookup_elem(&vg_gen, &zero);
+
+	return genp ? *genp & 1 : 0;
+}
+
+/* Whether syscall (abi, nr) is in syscall set `set_id` of generation `gen` (vg_syscalls). */
+static __always_inline int vg_syscall_in_set(__u32 gen, __u32 set_id, __u16 abi, __u32 nr)
+{
+	struct vg_syscall_key k = { .set_id = set_id, .abi = abi, .nr = nr };
+	void *syscalls = bpf_map_lookup_elem(&vg_syscalls_o, &gen);
+
+	return syscalls && bpf_map_lookup_elem(syscalls, &k);
+}
+
 /*
  * Runs hook `hook_id` for one hit. The family fills `src` (kind, regs or ctx, return value). `can_override`: the
  * family can replace the operation's return value (LSM, fmod_ret, kprobe with bpf_override_return).
@@ -1119,30 +1136,24 @@ static __always_inline int vg_generic_run(const int kind, struct vg_src *src, __
 	struct vg_hook_cfg *cfg;
 	struct vg_gen_scratch *s;
 	struct vg_proc *proc;
-	void *hooks, *syscalls;
-	__u32 zero = 0, gen = 0, *genp, table_id = VG_NO_ID, tgid = pid_tgid >> 32;
+	void *hooks;
+	__u32 zero = 0, gen, table_id = VG_NO_ID, tgid = pid_tgid >> 32;
 	int sel;
 
 	if (bpf_map_lookup_elem(&vg_exempt, &cgid)) {
 		vg_count(st, exempt);
 		return 0;
 	}
-	genp = bpf_map_lookup_elem(&vg_gen, &zero);
-	if (genp)
-		gen = *genp & 1;
+	gen = vg_active_gen();
 	hooks = bpf_map_lookup_elem(&vg_hooks_o, &gen);
 	cfg = hooks ? bpf_map_lookup_elem(hooks, &hook_id) : NULL;
 	if (!cfg) {
 		vg_count(st, no_config);
 		return 0;
 	}
-	if (kind == VG_SRC_SYSCALL && vg_prog_cfg.syscall_nr < 0 && cfg->syscall_set_id) {
-		struct vg_syscall_key k = { .set_id = cfg->syscall_set_id, .abi = cfg->syscall_abi, .nr = src->syscall_nr };
-
-		syscalls = bpf_map_lookup_elem(&vg_syscalls_o, &gen);
-		if (!syscalls || !bpf_map_lookup_elem(syscalls, &k))
-			return 0;
-	}
+	if (kind == VG_SRC_SYSCALL && vg_prog_cfg.syscall_nr < 0 && cfg->syscall_set_id &&
+	    !vg_syscall_in_set(gen, cfg->syscall_set_id, cfg->syscall_abi, src->syscall_nr))
+		return 0;
 	if (cfg->identity_set_id && !vg_identity_match(cfg->identity_set_id, cfg->flags & VG_HCFG_HOST)) {
 		vg_count(st, identity_skip);
 		return 0;
@@ -1238,6 +1249,16 @@ static __always_inline int vg_generic_run(const int kind, struct vg_src *src, __
 	vg_clear_unread(s, &rc);
 	vg_emit(s, rc.top, st);
 	return dec->override;
+}
+
+/* Runs the hook of vg_prog_cfg on args the family copied to `a` (raw tracepoints, USDT): no override possible. */
+static __always_inline int vg_run_u64_args(__u64 *a, __u8 user)
+{
+	struct vg_src src = { .ctx = a, .kind = VG_SRC_RAW, .syscall_nr = -1, .user = user };
+	__s32 ovr = 0;
+
+	vg_generic_run(VG_SRC_RAW, &src, vg_prog_cfg.hook_id, 0, &ovr);
+	return 0;
 }
 
 #endif

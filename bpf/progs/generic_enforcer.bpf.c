@@ -61,16 +61,9 @@ int BPF_PROG(vg_enforcer_fmod_ret)
 SEC("tp_btf/sys_exit")
 int BPF_PROG(vg_enforcer_sys_exit, struct pt_regs *regs, long ret)
 {
-	struct vg_syscall_key k = { .set_id = vg_prog_cfg.hook_id, .abi = VG_ABI_X86_64, .nr = (__u32)regs->orig_ax };
-	__u32 zero = 0, gen = 0, *genp;
 	struct vg_enf_note n;
-	void *syscalls;
 
-	genp = bpf_map_lookup_elem(&vg_gen, &zero);
-	if (genp)
-		gen = *genp & 1;
-	syscalls = bpf_map_lookup_elem(&vg_syscalls_o, &gen);
-	if (!syscalls || !bpf_map_lookup_elem(syscalls, &k))
+	if (!vg_syscall_in_set(vg_active_gen(), vg_prog_cfg.hook_id, VG_ABI_X86_64, (__u32)regs->orig_ax))
 		return 0;
 	if (!vg_enf_take(&n))
 		return 0;

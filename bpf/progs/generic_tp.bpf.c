@@ -72,8 +72,6 @@ int BPF_PROG(vg_btf_sys_exit, struct pt_regs *regs, long ret)
 static __always_inline int vg_raw_hit(struct bpf_raw_tracepoint_args *ctx, const int n)
 {
 	__u64 a[6] = {};
-	struct vg_src src = {};
-	__s32 ovr = 0;
 
 	if (n > 0)
 		a[0] = ctx->args[0];
@@ -87,11 +85,7 @@ static __always_inline int vg_raw_hit(struct bpf_raw_tracepoint_args *ctx, const
 		a[4] = ctx->args[4];
 	if (n > 5)
 		a[5] = ctx->args[5];
-	src.ctx = a;
-	src.kind = VG_SRC_RAW;
-	src.syscall_nr = -1;
-	vg_generic_run(VG_SRC_RAW, &src, vg_prog_cfg.hook_id, 0, &ovr);
-	return 0;
+	return vg_run_u64_args(a, 0); /* kernel values and pointers */
 }
 
 #define VG_RAW_TP_PROG(n)                                                \

@@ -43,10 +43,8 @@ int vg_uretprobe(struct pt_regs *ctx)
 SEC("usdt")
 int vg_usdt(struct pt_regs *ctx)
 {
-	struct vg_src src = { .syscall_nr = -1, .user = 1 };
 	__u64 a[6] = {};
 	int n = bpf_usdt_arg_cnt(ctx);
-	__s32 ovr = 0;
 	long v;
 
 	if (n > 0 && !bpf_usdt_arg(ctx, 0, &v))
@@ -61,8 +59,5 @@ int vg_usdt(struct pt_regs *ctx)
 		a[4] = v;
 	if (n > 5 && !bpf_usdt_arg(ctx, 5, &v))
 		a[5] = v;
-	src.ctx = a;
-	src.kind = VG_SRC_RAW;
-	vg_generic_run(VG_SRC_RAW, &src, vg_prog_cfg.hook_id, 0, &ovr);
-	return 0;
+	return vg_run_u64_args(a, 1); /* pointers into the traced process */
 }
