@@ -55,6 +55,18 @@ afterAll(async () => {
   await new Promise<void>((resolve) => server.close(() => resolve()));
 });
 
+/** A TCP port on ::/0.0.0.0 that was free a moment ago (listen on 0, read it, close). */
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.once('error', reject);
+    srv.listen(0, () => {
+      const { port: free } = srv.address() as AddressInfo;
+      srv.close(() => resolve(free));
+    });
+  });
+}
+
 describe('connect deny (cgroup connect4/connect6/sendmsg4/sendmsg6, real kernel)', () => {
   it('denies TCP connect to a denied address with EPERM, for IPv4 and IPv4-mapped IPv6, and allows others', () => {
     if (missing()) return;
@@ -208,12 +220,14 @@ describe('connect deny (cgroup connect4/connect6/sendmsg4/sendmsg6, real kernel)
     ]);
   });
 
-  it('denies bind() to a denied local port (bind4/bind6) without touching connects to it', () => {
+  it('denies bind() to a denied local port (bind4/bind6) without touching connects to it', async () => {
     if (missing()) return;
     using cg = new TestCgroup();
     const decisions: EnforcementDecision[] = [];
     using cd = ConnectDeny.start({ objectPath: OBJECT, cgroup: cg.path, onDecision: (d) => decisions.push(d) });
-    const p = String(port === 65535 ? 1024 : port + 1);
+    // A port the kernel just handed out and took back (port + 1 was sometimes held by another socket: EADDRINUSE
+    // for the bind outside the cgroup).
+    const p = String(await freePort());
     cd.setDenySet([
       { id: 3, cidr: '0.0.0.0/0', ports: [[Number(p), Number(p)]], hook: 'bind' },
       { id: 4, cidr: '::/0', ports: [[Number(p), Number(p)]], hook: 'bind' },
